@@ -1,0 +1,595 @@
+/*
+ * Node-API glue: unpack arguments, call the engine or one syscall wrapper,
+ * return a number (>= 0, or -errno) or settle a Promise. Errors become
+ * JavaScript errors in src/native/errno.ts, not here: the hot path creates no
+ * Error objects. Arguments are validated in TypeScript before they get here;
+ * this file only refuses values of the wrong type.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+
+#include "include/zc.h"
+#include "src/platform.h"
+
+/* Slots of the Float64Array a job writes its results into (src/native/binding.ts). */
+enum {
+  RESULT_MOVED = 0,
+  RESULT_SYSCALLS,
+  RESULT_STATUS,
+  RESULT_FAILED_SYSCALL,
+  RESULT_IN_PIPE,
+  RESULT_HEAD_SENT,
+  RESULT_OFFLOADS,
+  RESULT_WAITS,
+  RESULT_SLOTS
+};
+
+typedef struct {
+  napi_env env;
+  zc_loop_t* loop;
+  napi_ref resource;
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup;
+} zc_binding_t;
+
+typedef struct {
+  zc_job_t job; /* first: the engine frees the whole struct with free(job) */
+  zc_binding_t* binding;
+  napi_deferred deferred;
+  napi_ref result_ref;
+  napi_ref head_ref;
+} zc_js_job_t;
+
+typedef struct {
+  zc_call_t call; /* first: the engine frees the whole struct with free(call) */
+  zc_binding_t* binding;
+  napi_deferred deferred;
+} zc_js_call_t;
+
+#define CHECK_NAPI(env, expr)                                   \
+  do {                                                          \
+    if ((expr) != napi_ok) {                                    \
+      const napi_extended_error_info* info = NULL;              \
+      napi_get_last_error_info((env), &info);                   \
+      bool pending = false;                                     \
+      napi_is_exception_pending((env), &pending);               \
+      if (!pending)                                             \
+        napi_throw_error((env), "ZC_ERR_NATIVE",                \
+                         info && info->error_message            \
+                             ? info->error_message              \
+                             : "Node-API call failed: " #expr); \
+      return NULL;                                              \
+    }                                                           \
+  } while (0)
+
+#define ARGS(n)                                                                  \
+  size_t argc = (n);                                                             \
+  napi_value argv[(n) > 0 ? (n) : 1];                                            \
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));         \
+  if (argc < (n)) {                                                              \
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "missing argument to binding");  \
+    return NULL;                                                                 \
+  }
+
+static zc_binding_t* binding_of(napi_env env) {
+  zc_binding_t* b = NULL;
+  napi_get_instance_data(env, (void**)&b);
+  return b;
+}
+
+static napi_value number(napi_env env, double v) {
+  napi_value out;
+  if (napi_create_double(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value i32_arg(napi_env env, napi_value v, int32_t* out) {
+  CHECK_NAPI(env, napi_get_value_int32(env, v, out));
+  return v;
+}
+
+static napi_value i64_arg(napi_env env, napi_value v, int64_t* out) {
+  CHECK_NAPI(env, napi_get_value_int64(env, v, out));
+  return v;
+}
+
+#define I32(i, name) \
+  int32_t name;      \
+  if (!i32_arg(env, argv[i], &name)) return NULL;
+#define I64(i, name) \
+  int64_t name;      \
+  if (!i64_arg(env, argv[i], &name)) return NULL;
+
+/* --- transfer jobs --------------------------------------------------------- */
+
+static void write_results(napi_env env, zc_js_job_t* jj) {
+  napi_value array;
+  void* data = NULL;
+  size_t length = 0;
+  if (napi_get_reference_value(env, jj->result_ref, &array) != napi_ok) return;
+  if (napi_get_typedarray_info(env, array, NULL, &length, &data, NULL, NULL) != napi_ok) return;
+  if (length < RESULT_SLOTS) return;
+  double* r = data;
+  const zc_job_t* j = &jj->job;
+  r[RESULT_MOVED] = (double)j->moved;
+  r[RESULT_SYSCALLS] = (double)j->syscalls;
+  r[RESULT_STATUS] = (double)j->status;
+  r[RESULT_FAILED_SYSCALL] = (double)j->failed_syscall;
+  r[RESULT_IN_PIPE] = (double)j->in_pipe;
+  r[RESULT_HEAD_SENT] = (double)j->head_sent;
+  r[RESULT_OFFLOADS] = (double)j->offloads;
+  r[RESULT_WAITS] = (double)j->wakeups;
+}
+
+static void release_job_refs(napi_env env, zc_js_job_t* jj) {
+  if (jj->result_ref) napi_delete_reference(env, jj->result_ref);
+  if (jj->head_ref) napi_delete_reference(env, jj->head_ref);
+  jj->result_ref = jj->head_ref = NULL;
+}
+
+/* Settles from a libuv callback need a handle scope and a callback scope: the
+ * latter drains microtasks and restores the async_hooks context. Settles from
+ * inside a JavaScript call (inline completion, cancel) already have both. */
+typedef struct {
+  napi_handle_scope handles;
+  napi_callback_scope callback;
+  int open;
+} js_scope_t;
+
+static void enter_js(zc_binding_t* b, js_scope_t* s) {
+  napi_value resource;
+  s->open = zc_loop_is_dispatching(b->loop);
+  if (!s->open) return;
+  napi_open_handle_scope(b->env, &s->handles);
+  napi_get_reference_value(b->env, b->resource, &resource);
+  napi_open_callback_scope(b->env, resource, b->async_context, &s->callback);
+}
+
+static void leave_js(zc_binding_t* b, js_scope_t* s) {
+  if (!s->open) return;
+  napi_close_callback_scope(b->env, s->callback);
+  napi_close_handle_scope(b->env, s->handles);
+}
+
+static void on_job_done(zc_job_t* job) {
+  zc_js_job_t* jj = (zc_js_job_t*)job;
+  zc_binding_t* b = jj->binding;
+  napi_env env = b->env;
+  js_scope_t scope;
+  napi_value undefined;
+  enter_js(b, &scope);
+  write_results(env, jj);
+  release_job_refs(env, jj);
+  napi_get_undefined(env, &undefined);
+  napi_resolve_deferred(env, jj->deferred, undefined);
+  jj->deferred = NULL;
+  leave_js(b, &scope);
+}
+
+static void finalize_job(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  zc_job_unref(data);
+}
+
+/* startJob(mode, srcFd, dstFd, pipeRd, pipeWr, pipeCapacity, srcOffset, length,
+ *          budget, copyBufferSize, flags, results: Float64Array, head?: Buffer)
+ *   → [Promise<void>, handle] or -errno (results[FAILED_SYSCALL] says which call). */
+static napi_value start_job(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  I32(0, mode);
+  I32(1, src_fd);
+  I32(2, dst_fd);
+  I32(3, pipe_rd);
+  I32(4, pipe_wr);
+  I64(5, pipe_capacity);
+  I64(6, src_offset);
+  I64(7, length);
+  I64(8, budget);
+  I64(9, copy_buffer_size);
+  I32(10, flags);
+  zc_binding_t* b = binding_of(env);
+
+  bool is_typed = false;
+  CHECK_NAPI(env, napi_is_typedarray(env, argv[11], &is_typed));
+  if (!is_typed) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "results must be a Float64Array");
+    return NULL;
+  }
+  zc_js_job_t* jj = calloc(1, sizeof *jj);
+  if (jj == NULL) return number(env, -ENOMEM);
+  zc_job_t* j = &jj->job;
+  jj->binding = b;
+  j->refs = 1; /* the JavaScript handle's */
+  j->mode = mode;
+  j->flags = (unsigned)flags;
+  j->src_fd = src_fd;
+  j->dst_fd = dst_fd;
+  j->pipe_rd = pipe_rd;
+  j->pipe_wr = pipe_wr;
+  j->pipe_capacity = (size_t)pipe_capacity;
+  j->src_offset = src_offset;
+  j->remaining = length;
+  j->budget = (size_t)budget;
+  j->copy_buffer_size = (size_t)copy_buffer_size;
+  j->done_cb = on_job_done;
+
+  napi_valuetype head_type;
+  CHECK_NAPI(env, napi_typeof(env, argv[12], &head_type));
+  if (head_type == napi_object) {
+    void* head = NULL;
+    size_t head_length = 0;
+    if (napi_get_buffer_info(env, argv[12], &head, &head_length) != napi_ok) {
+      free(jj);
+      napi_throw_type_error(env, "ZC_ERR_NATIVE", "head must be a Buffer");
+      return NULL;
+    }
+    j->head = head;
+    j->head_length = head_length;
+    if (napi_create_reference(env, argv[12], 1, &jj->head_ref) != napi_ok) goto fail;
+  }
+  if (napi_create_reference(env, argv[11], 1, &jj->result_ref) != napi_ok) goto fail;
+
+  napi_value promise, handle, pair;
+  if (napi_create_promise(env, &jj->deferred, &promise) != napi_ok) goto fail;
+  if (napi_create_external(env, j, finalize_job, NULL, &handle) != napi_ok) {
+    /* The deferred is simply dropped; nothing else holds the promise. */
+    goto fail;
+  }
+  int r = zc_job_start(b->loop, j);
+  if (r < 0) {
+    /* The handle's finalizer frees the job; report why it could not start. */
+    napi_value undefined;
+    j->status = r;
+    write_results(env, jj);
+    release_job_refs(env, jj);
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, jj->deferred, undefined); /* frees the deferred; no one awaits it */
+    jj->deferred = NULL;
+    return number(env, r);
+  }
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &pair));
+  CHECK_NAPI(env, napi_set_element(env, pair, 0, promise));
+  CHECK_NAPI(env, napi_set_element(env, pair, 1, handle));
+  return pair;
+
+fail:
+  release_job_refs(env, jj);
+  free(jj);
+  CHECK_NAPI(env, napi_generic_failure);
+  return NULL;
+}
+
+static zc_job_t* job_arg(napi_env env, napi_value v) {
+  void* data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "not a transfer handle");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value cancel_job(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  zc_job_t* j = job_arg(env, argv[0]);
+  if (j == NULL) return NULL;
+  zc_job_cancel(j);
+  return NULL;
+}
+
+/* Bytes the job has written so far, head included: cheap enough to poll from
+ * an idle timer. */
+static napi_value job_progress(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  zc_job_t* j = job_arg(env, argv[0]);
+  if (j == NULL) return NULL;
+  return number(env, (double)(j->moved + (int64_t)j->head_sent));
+}
+
+static napi_value active_jobs(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, zc_loop_active_jobs(binding_of(env)->loop));
+}
+
+/* --- threadpool calls ------------------------------------------------------ */
+
+static void on_call_done(zc_call_t* call) {
+  zc_js_call_t* jc = (zc_js_call_t*)call;
+  zc_binding_t* b = jc->binding;
+  js_scope_t scope;
+  enter_js(b, &scope);
+  napi_value result;
+  if (napi_create_double(b->env, (double)call->result, &result) == napi_ok)
+    napi_resolve_deferred(b->env, jc->deferred, result);
+  leave_js(b, &scope);
+  free(call->path);
+  free(jc);
+}
+
+static napi_value queue_call(napi_env env, zc_js_call_t* jc) {
+  napi_value promise;
+  jc->binding = binding_of(env);
+  jc->call.done_cb = on_call_done;
+  if (napi_create_promise(env, &jc->deferred, &promise) != napi_ok) {
+    free(jc->call.path);
+    free(jc);
+    CHECK_NAPI(env, napi_generic_failure);
+  }
+  int r = zc_call_queue(jc->binding->loop, &jc->call);
+  if (r < 0) {
+    napi_value result = number(env, r);
+    napi_resolve_deferred(env, jc->deferred, result);
+    free(jc->call.path);
+    free(jc);
+  }
+  return promise;
+}
+
+/* copyFileRange(fdIn, offIn, fdOut, offOut, length) → Promise<bytes | -errno>.
+ * One call on the threadpool: it may wait for the disk. Offsets of -1 use and
+ * advance the file positions. */
+static napi_value copy_file_range_async(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  I32(0, fd_in);
+  I64(1, off_in);
+  I32(2, fd_out);
+  I64(3, off_out);
+  I64(4, length);
+  zc_js_call_t* jc = calloc(1, sizeof *jc);
+  if (jc == NULL) return number(env, -ENOMEM);
+  jc->call.op = ZC_CALL_COPY_FILE_RANGE;
+  jc->call.fd_in = fd_in;
+  jc->call.off_in = off_in;
+  jc->call.fd_out = fd_out;
+  jc->call.off_out = off_out;
+  jc->call.length = (size_t)length;
+  return queue_call(env, jc);
+}
+
+/* openat2(dirfd, path, flags, mode, resolve) → Promise<fd | -errno>, on the threadpool
+ * like every other open in Node. */
+static napi_value openat2_async(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  I32(0, dirfd);
+  I32(2, flags);
+  I32(3, mode);
+  I64(4, resolve);
+  size_t length = 0;
+  CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &length));
+  zc_js_call_t* jc = calloc(1, sizeof *jc);
+  char* path = malloc(length + 1);
+  if (jc == NULL || path == NULL) {
+    free(jc);
+    free(path);
+    return number(env, -ENOMEM);
+  }
+  if (napi_get_value_string_utf8(env, argv[1], path, length + 1, &length) != napi_ok) {
+    free(jc);
+    free(path);
+    CHECK_NAPI(env, napi_generic_failure);
+  }
+  jc->call.op = ZC_CALL_OPENAT2;
+  jc->call.fd_in = dirfd;
+  jc->call.path = path;
+  jc->call.flags = flags;
+  jc->call.mode = mode;
+  jc->call.resolve = (uint64_t)resolve;
+  return queue_call(env, jc);
+}
+
+/* --- single non-blocking steps and small helpers --------------------------- */
+
+static int64_t* optional_offset(int64_t* off) {
+  return *off >= 0 ? off : NULL;
+}
+
+static napi_value sendfile_once(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  I32(0, out_fd);
+  I32(1, in_fd);
+  I64(2, offset);
+  I64(3, count);
+  return number(env, (double)zc__sendfile(out_fd, in_fd, optional_offset(&offset), (size_t)count));
+}
+
+static napi_value splice_once(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  I32(0, in_fd);
+  I64(1, offset);
+  I32(2, out_fd);
+  I64(3, count);
+  return number(env, (double)zc__splice(in_fd, optional_offset(&offset), out_fd, (size_t)count));
+}
+
+static napi_value tee_once(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  I32(0, in_fd);
+  I32(1, out_fd);
+  I64(2, count);
+  return number(env, (double)zc__tee(in_fd, out_fd, (size_t)count));
+}
+
+static napi_value copy_file_range_once(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  I32(0, fd_in);
+  I64(1, off_in);
+  I32(2, fd_out);
+  I64(3, off_out);
+  I64(4, count);
+  return number(env, (double)zc__copy_file_range(fd_in, optional_offset(&off_in), fd_out,
+                                                 optional_offset(&off_out), (size_t)count));
+}
+
+/* pipe(sizeHint) → [readFd, writeFd, capacity] or -errno. Both ends O_NONBLOCK|O_CLOEXEC. */
+static napi_value make_pipe(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, size_hint);
+  int fds[2];
+  int capacity = 0;
+  int r = zc__pipe(fds, size_hint, &capacity);
+  if (r < 0) return number(env, r);
+  napi_value out;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 3, &out));
+  CHECK_NAPI(env, napi_set_element(env, out, 0, number(env, fds[0])));
+  CHECK_NAPI(env, napi_set_element(env, out, 1, number(env, fds[1])));
+  CHECK_NAPI(env, napi_set_element(env, out, 2, number(env, capacity)));
+  return out;
+}
+
+static napi_value set_cork(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  I32(0, fd);
+  I32(1, on);
+  return number(env, zc__set_cork(fd, on != 0));
+}
+
+static napi_value fadvise(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  I32(0, fd);
+  I64(1, offset);
+  I64(2, length);
+  I32(3, advice);
+  return number(env, zc__fadvise(fd, offset, length, advice));
+}
+
+static napi_value cached_bytes(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  I32(0, fd);
+  I64(1, offset);
+  I64(2, length);
+  return number(env, (double)zc__cached_bytes(fd, offset, length));
+}
+
+/* --- module setup ---------------------------------------------------------- */
+
+static void on_loop_closed(void* arg) {
+  zc_binding_t* b = arg;
+  napi_async_cleanup_hook_handle handle = b->cleanup;
+  free(b);
+  napi_remove_async_cleanup_hook(handle);
+}
+
+/* Worker threads and process exit: stop every job, then let Node close the
+ * loop once libuv holds nothing of ours (uv_loop_close would abort otherwise). */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  zc_binding_t* b = arg;
+  b->cleanup = handle;
+  napi_async_destroy(b->env, b->async_context);
+  napi_delete_reference(b->env, b->resource);
+  zc_loop_close(b->loop, on_loop_closed, b);
+}
+
+typedef struct {
+  const char* name;
+  int32_t value;
+} constant_t;
+
+static const constant_t constants[] = {
+  {"MODE_SENDFILE", ZC_MODE_SENDFILE},
+  {"MODE_SPLICE", ZC_MODE_SPLICE},
+  {"MODE_TEE", ZC_MODE_TEE},
+  {"MODE_COPY", ZC_MODE_COPY},
+  {"SRC_REGULAR", ZC_SRC_REGULAR},
+  {"SRC_PIPE", ZC_SRC_PIPE},
+  {"DST_PIPE", ZC_DST_PIPE},
+  {"DST_SOCKET", ZC_DST_SOCKET},
+  {"DST_REGULAR", ZC_DST_REGULAR},
+  {"NO_CACHE_CHECK", ZC_NO_CACHE_CHECK},
+  {"STATUS_OK", ZC_STATUS_OK},
+  {"STATUS_EOF", ZC_STATUS_EOF},
+  {"STATUS_CANCELED", ZC_STATUS_CANCELED},
+  {"RESULT_SLOTS", RESULT_SLOTS},
+  {"MAX_RW_BYTES", (int32_t)ZC_MAX_RW_BYTES},
+  {"O_RDONLY", O_RDONLY},
+  {"O_NOFOLLOW", O_NOFOLLOW},
+  {"O_NONBLOCK", O_NONBLOCK},
+  {"O_DIRECTORY", O_DIRECTORY},
+  {"O_PATH", O_PATH},
+  {"RESOLVE_NO_MAGICLINKS", 0x02},
+  {"RESOLVE_NO_SYMLINKS", 0x04},
+  {"RESOLVE_BENEATH", 0x08},
+  {"POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED},
+  {"POSIX_FADV_DONTNEED", POSIX_FADV_DONTNEED},
+};
+
+/* Index = zc_syscall_t. */
+static const char* const syscall_names[] = {
+  "", "sendfile", "splice", "tee", "read", "write", "send", "epoll_ctl", "dup", "fstat", "malloc",
+  "uv_queue_work",
+};
+
+typedef struct {
+  const char* name;
+  napi_callback fn;
+} function_t;
+
+static const function_t functions[] = {
+  {"startJob", start_job},
+  {"cancelJob", cancel_job},
+  {"jobProgress", job_progress},
+  {"activeJobs", active_jobs},
+  {"copyFileRange", copy_file_range_async},
+  {"openat2", openat2_async},
+  {"sendfileOnce", sendfile_once},
+  {"spliceOnce", splice_once},
+  {"teeOnce", tee_once},
+  {"copyFileRangeOnce", copy_file_range_once},
+  {"pipe", make_pipe},
+  {"setCork", set_cork},
+  {"fadvise", fadvise},
+  {"cachedBytes", cached_bytes},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static napi_value init(napi_env env, napi_value exports) {
+  uv_loop_t* uv_loop = NULL;
+  CHECK_NAPI(env, napi_get_uv_event_loop(env, &uv_loop));
+  zc_binding_t* b = calloc(1, sizeof *b);
+  if (b == NULL) {
+    napi_throw_error(env, "ZC_ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  b->env = env;
+  int r = zc_loop_init(&b->loop, uv_loop);
+  if (r < 0) {
+    free(b);
+    napi_throw_error(env, "ZC_ERR_NATIVE", "cannot create the epoll instance");
+    return NULL;
+  }
+  zc_loop_set_data(b->loop, b);
+  napi_value resource, name;
+  CHECK_NAPI(env, napi_create_object(env, &resource));
+  CHECK_NAPI(env, napi_create_reference(env, resource, 1, &b->resource));
+  CHECK_NAPI(env, napi_create_string_utf8(env, "zerocopy", NAPI_AUTO_LENGTH, &name));
+  CHECK_NAPI(env, napi_async_init(env, resource, name, &b->async_context));
+  CHECK_NAPI(env, napi_set_instance_data(env, b, NULL, NULL));
+  CHECK_NAPI(env, napi_add_async_cleanup_hook(env, on_env_cleanup, b, NULL));
+
+  for (size_t i = 0; i < COUNT(functions); i++) {
+    napi_value fn;
+    CHECK_NAPI(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn,
+                                         NULL, &fn));
+    CHECK_NAPI(env, napi_set_named_property(env, exports, functions[i].name, fn));
+  }
+  napi_value consts, names;
+  CHECK_NAPI(env, napi_create_object(env, &consts));
+  for (size_t i = 0; i < COUNT(constants); i++)
+    CHECK_NAPI(env, napi_set_named_property(env, consts, constants[i].name,
+                                            number(env, constants[i].value)));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "constants", consts));
+  CHECK_NAPI(env, napi_create_array_with_length(env, COUNT(syscall_names), &names));
+  for (size_t i = 0; i < COUNT(syscall_names); i++) {
+    napi_value s;
+    CHECK_NAPI(env, napi_create_string_utf8(env, syscall_names[i], NAPI_AUTO_LENGTH, &s));
+    CHECK_NAPI(env, napi_set_element(env, names, (uint32_t)i, s));
+  }
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "syscallNames", names));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

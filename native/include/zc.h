@@ -1,0 +1,171 @@
+/*
+ * zerocopy native engine: public C API.
+ *
+ * The engine moves bytes between two file descriptors with sendfile(2),
+ * splice(2), tee(2) or read/write, one non-blocking step at a time, and waits
+ * for readiness in a private epoll instance that libuv watches through a
+ * single uv_poll_t. It makes no decisions: the caller chooses the mode, the
+ * fds, the limits and what an error means. No Node-API types appear here.
+ *
+ * Ownership: zc_job_start() dup()s src_fd and dst_fd; the job owns those dups
+ * and closes them when it ends, so a descriptor closed (and reused) by its
+ * original owner can never receive bytes from the job. Pipe fds given in
+ * pipe_rd/pipe_wr are borrowed: the caller keeps them open until done_cb.
+ */
+#ifndef ZC_H
+#define ZC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zc_loop_s zc_loop_t;
+typedef struct zc_job_s zc_job_t;
+typedef void (*zc_job_cb)(zc_job_t* job);
+
+typedef enum {
+  ZC_MODE_SENDFILE = 1, /* sendfile(dst, src): src supports mmap-like reads */
+  ZC_MODE_SPLICE = 2,   /* splice; through pipe_rd/pipe_wr when neither end is a pipe */
+  ZC_MODE_TEE = 3,      /* one tee(src, dst): both pipes; completes after one success */
+  ZC_MODE_COPY = 4      /* read/pread into a job buffer, then write/send */
+} zc_mode_t;
+
+typedef enum {
+  ZC_SRC_REGULAR = 1 << 0,   /* regular file: never polled, page residency checked */
+  ZC_SRC_PIPE = 1 << 1,
+  ZC_DST_PIPE = 1 << 2,
+  ZC_DST_SOCKET = 1 << 3,    /* head and copies use send(MSG_NOSIGNAL) */
+  ZC_DST_REGULAR = 1 << 4,   /* regular file: never polled */
+  ZC_NO_CACHE_CHECK = 1 << 5 /* do not move cold-file reads to the threadpool */
+} zc_job_flags_t;
+
+/* Final job status, besides a negative errno. */
+typedef enum {
+  ZC_STATUS_OK = 0,       /* length reached, or EOF when length was -1 */
+  ZC_STATUS_EOF = 1,      /* src ended before length bytes */
+  ZC_STATUS_CANCELED = 2  /* zc_job_cancel() */
+} zc_status_t;
+
+/* Which call produced a negative status (index into the binding's name table). */
+typedef enum {
+  ZC_SYS_NONE = 0,
+  ZC_SYS_SENDFILE,
+  ZC_SYS_SPLICE,
+  ZC_SYS_TEE,
+  ZC_SYS_READ,
+  ZC_SYS_WRITE,
+  ZC_SYS_SEND,
+  ZC_SYS_EPOLL_CTL,
+  ZC_SYS_DUP,
+  ZC_SYS_FSTAT,
+  ZC_SYS_MALLOC,
+  ZC_SYS_QUEUE_WORK
+} zc_syscall_t;
+
+typedef enum {
+  ZC_JOB_NEW = 0,
+  ZC_JOB_RUNNING,    /* inside zc__job_advance */
+  ZC_JOB_POLLING,    /* armed in the epoll set */
+  ZC_JOB_QUEUED,     /* on the ready list after spending its budget */
+  ZC_JOB_OFFLOADED,  /* one step running on the libuv threadpool */
+  ZC_JOB_DONE
+} zc_job_state_t;
+
+struct zc_job_s {
+  /* Set by the caller before zc_job_start(). */
+  int mode;
+  unsigned flags;
+  int src_fd;             /* dup()ed at start */
+  int dst_fd;             /* dup()ed at start */
+  int pipe_rd;            /* borrowed; -1 unless splicing between two non-pipes */
+  int pipe_wr;
+  size_t pipe_capacity;   /* bytes the pipe holds (F_GETPIPE_SZ) */
+  int64_t src_offset;     /* -1: read from and advance the file position */
+  int64_t remaining;      /* bytes still to take from src; -1: until EOF */
+  size_t budget;          /* bytes per wakeup before yielding to the loop */
+  size_t copy_buffer_size;/* ZC_MODE_COPY only */
+  const char* head;       /* optional bytes written to dst before the body */
+  size_t head_length;
+  zc_job_cb done_cb;      /* called once, on the loop thread */
+  void* data;
+
+  /* Results, valid in done_cb (moved and head_sent are live). */
+  int64_t moved;          /* body bytes delivered to dst */
+  size_t head_sent;
+  int64_t in_pipe;        /* bytes left in the internal pipe (lost if nonzero at the end) */
+  uint64_t syscalls;
+  uint32_t offloads;      /* steps run on the threadpool because pages were cold */
+  uint32_t wakeups;
+  int status;             /* zc_status_t or -errno */
+  int failed_syscall;     /* zc_syscall_t */
+
+  /* Private. */
+  zc_loop_t* loop;
+  int state;
+  int refs;
+  int src_dup, dst_dup;
+  int src_armed, dst_armed;
+  int src_eof;
+  int cancel_requested;
+  int trust_mincore;
+  int64_t src_size;
+  int64_t cached_until;
+  size_t offload_length;
+  int64_t offload_result;
+  char* buffer;
+  size_t buffer_start, buffer_end;
+  uv_work_t work;
+  zc_job_t* ready_next;
+  zc_job_t* prev;
+  zc_job_t* next;
+};
+
+/* One engine per libuv loop (per Node.js environment). */
+int zc_loop_init(zc_loop_t** out, uv_loop_t* uv_loop);
+/* Teardown at environment exit: stops every job without calling done_cb, and
+ * calls closed_cb once libuv holds nothing of the loop (then frees it).
+ * Calls still on the threadpool are freed with free(call) when they return. */
+void zc_loop_close(zc_loop_t* loop, void (*closed_cb)(void* arg), void* arg);
+/* True while done_cb runs from a libuv callback rather than from zc_job_start/cancel. */
+int zc_loop_is_dispatching(const zc_loop_t* loop);
+void zc_loop_set_data(zc_loop_t* loop, void* data);
+void* zc_loop_get_data(const zc_loop_t* loop);
+unsigned zc_loop_active_jobs(const zc_loop_t* loop);
+
+/* Takes one reference for the engine; may complete (and call done_cb) before returning.
+ * Returns 0, or -errno when the job could not start (done_cb is then not called). */
+int zc_job_start(zc_loop_t* loop, zc_job_t* job);
+/* Ends the job with ZC_STATUS_CANCELED unless it already ended. If a step is running on the
+ * threadpool, the job ends (and its fds close) when that step returns. */
+void zc_job_cancel(zc_job_t* job);
+void zc_job_ref(zc_job_t* job);
+void zc_job_unref(zc_job_t* job); /* frees the job at zero */
+
+/* A blocking call run on the libuv threadpool; result is >= 0 or -errno. */
+typedef struct zc_call_s zc_call_t;
+typedef void (*zc_call_cb)(zc_call_t* call);
+typedef enum { ZC_CALL_COPY_FILE_RANGE = 1, ZC_CALL_OPENAT2 } zc_call_op_t;
+struct zc_call_s {
+  int op;
+  int fd_in, fd_out;
+  int64_t off_in, off_out; /* -1: file position */
+  size_t length;
+  char* path;              /* owned by the caller */
+  int flags, mode;
+  uint64_t resolve;
+  int64_t result;
+  zc_call_cb done_cb;
+  void* data;
+  zc_loop_t* loop;
+  uv_work_t work;
+};
+int zc_call_queue(zc_loop_t* loop, zc_call_t* call);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZC_H */

@@ -1,0 +1,282 @@
+/*
+ * The transfer state machine: advance a job one non-blocking step at a time
+ * until it is done, blocked on readiness, out of budget for this wakeup, or
+ * about to read pages that are not in the page cache (that one step then runs
+ * on the threadpool, like nginx's "aio threads", so the loop never waits for
+ * the disk).
+ *
+ * Invariants, checked at every step:
+ *  - head bytes all go out before the first body byte;
+ *  - with an internal pipe, job->in_pipe is exactly what the pipe holds, so an
+ *    EAGAIN from the fill means "src has nothing" and from the drain "dst is full";
+ *  - a job in ZC_JOB_OFFLOADED is touched by the worker only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+
+#include "platform.h"
+
+/* Pages checked for residency at once; the step that follows reads at most this. */
+#define ZC_CACHE_WINDOW_BYTES ((int64_t)8 << 20)
+
+typedef enum { STEP_AGAIN, STEP_WAIT, STEP_YIELD, STEP_OFFLOAD, STEP_END } zc__step_t;
+
+static int64_t min64(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+static int has_internal_pipe(const zc_job_t* j) {
+  return j->pipe_rd >= 0;
+}
+
+/* Bytes the next src-consuming call may ask for. */
+static size_t next_read_length(const zc_job_t* j, size_t spent) {
+  int64_t want = (int64_t)(j->budget > spent ? j->budget - spent : 0);
+  if (j->remaining >= 0) want = min64(want, j->remaining);
+  if (j->mode == ZC_MODE_COPY) want = min64(want, (int64_t)j->copy_buffer_size);
+  if (has_internal_pipe(j)) want = min64(want, (int64_t)j->pipe_capacity - j->in_pipe);
+  return (size_t)min64(want, (int64_t)ZC_MAX_RW_BYTES);
+}
+
+static int64_t* src_offset_ptr(zc_job_t* j) {
+  return j->src_offset >= 0 ? &j->src_offset : NULL;
+}
+
+/* The one call that consumes src. Runs on the loop thread or, for cold pages,
+ * on the threadpool; it touches no engine state besides the offset. */
+static ssize_t read_step(zc_job_t* j, size_t length) {
+  switch (j->mode) {
+    case ZC_MODE_SENDFILE:
+      return zc__sendfile(j->dst_dup, j->src_dup, src_offset_ptr(j), length);
+    case ZC_MODE_SPLICE:
+      return zc__splice(j->src_dup, (j->flags & ZC_SRC_REGULAR) ? src_offset_ptr(j) : NULL,
+                        has_internal_pipe(j) ? j->pipe_wr : j->dst_dup, length);
+    case ZC_MODE_TEE:
+      return zc__tee(j->src_dup, j->dst_dup, length);
+    default:
+      return zc__read(j->src_dup, j->buffer, length, src_offset_ptr(j));
+  }
+}
+
+static int read_syscall(const zc_job_t* j) {
+  switch (j->mode) {
+    case ZC_MODE_SENDFILE: return ZC_SYS_SENDFILE;
+    case ZC_MODE_SPLICE: return ZC_SYS_SPLICE;
+    case ZC_MODE_TEE: return ZC_SYS_TEE;
+    default: return ZC_SYS_READ;
+  }
+}
+
+/* Whether the bytes go straight to dst (sendfile, direct splice, tee) rather
+ * than into the internal pipe or the copy buffer. */
+static int read_step_delivers(const zc_job_t* j) {
+  return j->mode != ZC_MODE_COPY && !has_internal_pipe(j);
+}
+
+/* After EAGAIN from read_step. Filling the internal pipe or the copy buffer
+ * (both empty then) can only wait for src. A direct call has a pipe or a
+ * socket on each side and EAGAIN does not say which blocked, so it waits for
+ * whichever side can be polled; regular files never block and cannot be. */
+static int read_wants_src(const zc_job_t* j) {
+  if (!read_step_delivers(j)) return 1;
+  return j->mode != ZC_MODE_SENDFILE && !(j->flags & ZC_SRC_REGULAR);
+}
+
+static int read_wants_dst(const zc_job_t* j) {
+  return read_step_delivers(j) && !(j->flags & ZC_DST_REGULAR);
+}
+
+static void end_ok_or_eof(zc_job_t* j) {
+  zc__job_finish(j, j->remaining > 0 ? ZC_STATUS_EOF : ZC_STATUS_OK, ZC_SYS_NONE);
+}
+
+/* Decide whether the pages the next read would touch are cached. Returns the
+ * length to read (clamped to the window checked), or 0 to offload the step. */
+static size_t cached_read_length(zc_job_t* j, size_t length) {
+  if (!(j->flags & ZC_SRC_REGULAR) || (j->flags & ZC_NO_CACHE_CHECK)) return length;
+  int64_t off = j->src_offset >= 0 ? j->src_offset : zc__file_position(j->src_dup);
+  if (off < 0) return length;
+  if (off + (int64_t)length <= j->cached_until) return length;
+  if (off >= j->src_size) {
+    /* Past the size seen at start: the file may have grown, or the read hits EOF. */
+    if (zc__fstat_size(j->src_dup, &j->src_size) != 0 || off >= j->src_size) return length;
+  }
+  int64_t window = min64(j->src_size - off, ZC_CACHE_WINDOW_BYTES);
+  j->syscalls++;
+  if (!zc__is_cached(j->src_dup, off, (size_t)window, &j->trust_mincore)) return 0;
+  j->cached_until = off + window;
+  return (size_t)min64((int64_t)length, window);
+}
+
+/* Applies the result of read_step; shared by the inline and offloaded paths. */
+static zc__step_t apply_read(zc_job_t* j, ssize_t n, size_t* spent) {
+  j->syscalls++;
+  if (n > 0) {
+    if (j->remaining > 0) j->remaining -= n;
+    if (read_step_delivers(j)) {
+      j->moved += n;
+      *spent += (size_t)n;
+      if (j->mode == ZC_MODE_TEE) {
+        zc__job_finish(j, ZC_STATUS_OK, ZC_SYS_NONE);
+        return STEP_END;
+      }
+    } else if (has_internal_pipe(j)) {
+      j->in_pipe += n;
+    } else {
+      j->buffer_start = 0;
+      j->buffer_end = (size_t)n;
+    }
+    return STEP_AGAIN;
+  }
+  if (n == 0) {
+    j->src_eof = 1;
+    if (j->mode == ZC_MODE_TEE) {
+      zc__job_finish(j, ZC_STATUS_EOF, ZC_SYS_NONE);
+      return STEP_END;
+    }
+    return STEP_AGAIN;
+  }
+  if (n == -EAGAIN) {
+    int r = zc__loop_arm(j, read_wants_src(j), read_wants_dst(j));
+    if (r < 0) {
+      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
+      return STEP_END;
+    }
+    return STEP_WAIT;
+  }
+  zc__job_finish(j, (int)n, read_syscall(j));
+  return STEP_END;
+}
+
+/* Bytes waiting to reach dst: the internal pipe or the copy buffer. */
+static zc__step_t drain_pending(zc_job_t* j, size_t* spent) {
+  ssize_t n;
+  int syscall_id;
+  if (has_internal_pipe(j)) {
+    n = zc__splice(j->pipe_rd, NULL, j->dst_dup, (size_t)min64(j->in_pipe, (int64_t)ZC_MAX_RW_BYTES));
+    syscall_id = ZC_SYS_SPLICE;
+  } else {
+    int is_socket = (j->flags & ZC_DST_SOCKET) != 0;
+    n = zc__write(j->dst_dup, j->buffer + j->buffer_start, j->buffer_end - j->buffer_start,
+                  is_socket, 0);
+    syscall_id = is_socket ? ZC_SYS_SEND : ZC_SYS_WRITE;
+  }
+  j->syscalls++;
+  if (n > 0) {
+    j->moved += n;
+    *spent += (size_t)n;
+    if (has_internal_pipe(j)) {
+      j->in_pipe -= n;
+    } else {
+      j->buffer_start += (size_t)n;
+      if (j->buffer_start == j->buffer_end) j->buffer_start = j->buffer_end = 0;
+    }
+    return STEP_AGAIN;
+  }
+  if (n == -EAGAIN) {
+    int r = zc__loop_arm(j, 0, 1);
+    if (r < 0) {
+      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
+      return STEP_END;
+    }
+    return STEP_WAIT;
+  }
+  /* A pipe we hold the write end of, or a write of a nonzero count, cannot
+   * return 0; treat it as an I/O error rather than spin. */
+  zc__job_finish(j, n == 0 ? -EIO : (int)n, syscall_id);
+  return STEP_END;
+}
+
+static zc__step_t send_head(zc_job_t* j) {
+  int is_socket = (j->flags & ZC_DST_SOCKET) != 0;
+  int more = j->remaining != 0;
+  ssize_t n = zc__write(j->dst_dup, j->head + j->head_sent, j->head_length - j->head_sent,
+                        is_socket, more);
+  j->syscalls++;
+  if (n > 0) {
+    j->head_sent += (size_t)n;
+    return STEP_AGAIN;
+  }
+  if (n == -EAGAIN) {
+    int r = zc__loop_arm(j, 0, 1);
+    if (r < 0) {
+      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
+      return STEP_END;
+    }
+    return STEP_WAIT;
+  }
+  zc__job_finish(j, n == 0 ? -EIO : (int)n, is_socket ? ZC_SYS_SEND : ZC_SYS_WRITE);
+  return STEP_END;
+}
+
+static zc__step_t step(zc_job_t* j, size_t* spent) {
+  if (j->head_sent < j->head_length) return send_head(j);
+  int pending = has_internal_pipe(j) ? j->in_pipe > 0 : j->buffer_end > j->buffer_start;
+  if (pending) return *spent >= j->budget ? STEP_YIELD : drain_pending(j, spent);
+  if (j->src_eof || j->remaining == 0) {
+    end_ok_or_eof(j);
+    return STEP_END;
+  }
+  if (*spent >= j->budget) return STEP_YIELD;
+  size_t length = next_read_length(j, *spent);
+  size_t cached = cached_read_length(j, length);
+  if (cached == 0) {
+    j->offload_length = length;
+    return STEP_OFFLOAD;
+  }
+  return apply_read(j, read_step(j, cached), spent);
+}
+
+/* Runs steps until the job waits, yields, offloads or ends; never touches
+ * the job after it ends (its last reference may be gone). */
+static void run(zc_job_t* j, size_t spent) {
+  for (;;) {
+    switch (step(j, &spent)) {
+      case STEP_AGAIN:
+        continue;
+      case STEP_WAIT:
+        j->state = ZC_JOB_POLLING;
+        return;
+      case STEP_YIELD:
+        zc__loop_queue_ready(j);
+        return;
+      case STEP_OFFLOAD: {
+        int r = zc__loop_offload(j);
+        if (r < 0) zc__job_finish(j, r, ZC_SYS_QUEUE_WORK);
+        return;
+      }
+      case STEP_END:
+        return;
+    }
+  }
+}
+
+void zc__job_advance(zc_job_t* j) {
+  j->state = ZC_JOB_RUNNING;
+  run(j, 0);
+}
+
+void zc__job_run_offloaded(zc_job_t* j) {
+  j->offload_result = read_step(j, j->offload_length);
+}
+
+void zc__job_after_offload(zc_job_t* j, int canceled) {
+  j->offloads++;
+  if (j->cancel_requested || canceled) {
+    zc__job_finish(j, ZC_STATUS_CANCELED, ZC_SYS_NONE);
+    return;
+  }
+  size_t spent = 0;
+  j->state = ZC_JOB_RUNNING;
+  switch (apply_read(j, (ssize_t)j->offload_result, &spent)) {
+    case STEP_AGAIN:
+      run(j, spent);
+      return;
+    case STEP_WAIT:
+      j->state = ZC_JOB_POLLING;
+      return;
+    default:
+      return;
+  }
+}

@@ -1,0 +1,236 @@
+/*
+ * One function per syscall. Each retries EINTR, returns >= 0 or -errno and
+ * keeps no state; callers decide what an errno means.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "platform.h"
+
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* same number on every architecture (added in 5.6) */
+#endif
+
+/* struct open_how from <linux/openat2.h>; the build headers may predate it. */
+struct zc__open_how {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+
+#define ZC__RETRY(expr)                      \
+  ({                                         \
+    ssize_t zc__r;                           \
+    do zc__r = (expr);                       \
+    while (zc__r == -1 && errno == EINTR);   \
+    zc__r == -1 ? (ssize_t)-errno : zc__r;   \
+  })
+
+ssize_t zc__sendfile(int out_fd, int in_fd, int64_t* offset, size_t count) {
+  if (offset == NULL) return ZC__RETRY(sendfile(out_fd, in_fd, NULL, count));
+  off_t off = (off_t)*offset;
+  ssize_t r = ZC__RETRY(sendfile(out_fd, in_fd, &off, count));
+  if (r > 0) *offset = (int64_t)off;
+  return r;
+}
+
+/* SPLICE_F_MORE is deliberately absent: it delays small interactive writes
+ * (Go removed it from its splice path for the same ~200 ms stall). */
+ssize_t zc__splice(int in_fd, int64_t* in_offset, int out_fd, size_t count) {
+  const unsigned flags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
+  if (in_offset == NULL) return ZC__RETRY(splice(in_fd, NULL, out_fd, NULL, count, flags));
+  loff_t off = (loff_t)*in_offset;
+  ssize_t r = ZC__RETRY(splice(in_fd, &off, out_fd, NULL, count, flags));
+  if (r > 0) *in_offset = (int64_t)off;
+  return r;
+}
+
+ssize_t zc__tee(int in_fd, int out_fd, size_t count) {
+  return ZC__RETRY(tee(in_fd, out_fd, count, SPLICE_F_NONBLOCK));
+}
+
+ssize_t zc__copy_file_range(int in_fd, int64_t* in_offset, int out_fd, int64_t* out_offset,
+                            size_t count) {
+  loff_t in_off = in_offset ? (loff_t)*in_offset : 0;
+  loff_t out_off = out_offset ? (loff_t)*out_offset : 0;
+  ssize_t r = ZC__RETRY(copy_file_range(in_fd, in_offset ? &in_off : NULL, out_fd,
+                                        out_offset ? &out_off : NULL, count, 0));
+  if (r > 0) {
+    if (in_offset) *in_offset = (int64_t)in_off;
+    if (out_offset) *out_offset = (int64_t)out_off;
+  }
+  return r;
+}
+
+ssize_t zc__read(int fd, void* buf, size_t count, int64_t* offset) {
+  if (offset == NULL) return ZC__RETRY(read(fd, buf, count));
+  ssize_t r = ZC__RETRY(pread(fd, buf, count, (off_t)*offset));
+  if (r > 0) *offset += r;
+  return r;
+}
+
+/* MSG_NOSIGNAL: Node ignores SIGPIPE, but an embedder might not. */
+ssize_t zc__write(int fd, const void* buf, size_t count, int is_socket, int more) {
+  if (is_socket) {
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
+    ssize_t r = ZC__RETRY(send(fd, buf, count, flags));
+    if (r != -ENOTSOCK) return r;
+  }
+  return ZC__RETRY(write(fd, buf, count));
+}
+
+int zc__dup(int fd) {
+  return (int)ZC__RETRY(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/* close() is never retried: on Linux the fd is gone even when it reports EINTR. */
+void zc__close(int fd) {
+  if (fd >= 0) close(fd);
+}
+
+int zc__fstat_size(int fd, int64_t* size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  *size = (int64_t)st.st_size;
+  return 0;
+}
+
+int64_t zc__file_position(int fd) {
+  off_t r = lseek(fd, 0, SEEK_CUR);
+  return r < 0 ? -errno : (int64_t)r;
+}
+
+/* A failed F_SETPIPE_SZ is not an error: non-root users hit fs.pipe-user-pages-soft
+ * after a few dozen large pipes, and the default 64 KiB pipe still works. */
+int zc__pipe(int fds[2], int size_hint, int* capacity) {
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -errno;
+  if (size_hint > 0) (void)fcntl(fds[1], F_SETPIPE_SZ, size_hint);
+  int cap = fcntl(fds[1], F_GETPIPE_SZ);
+  if (cap < 0) {
+    int err = -errno;
+    close(fds[0]);
+    close(fds[1]);
+    return err;
+  }
+  *capacity = cap;
+  return 0;
+}
+
+int zc__set_cork(int fd, int on) {
+  return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0 ? 0 : -errno;
+}
+
+int zc__fadvise(int fd, int64_t offset, int64_t length, int advice) {
+  return -posix_fadvise(fd, (off_t)offset, (off_t)length, advice);
+}
+
+static size_t zc__page_size(void) {
+  static size_t page;
+  if (page == 0) page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+/* One byte read with RWF_NOWAIT: EAGAIN means the page is not in the page cache.
+ * Returns 1 cached, 0 not cached, -errno when the filesystem cannot tell. */
+static int zc__probe_cached(int fd, int64_t offset) {
+  char byte;
+  struct iovec iov = {&byte, 1};
+  ssize_t r = ZC__RETRY(preadv2(fd, &iov, 1, (off_t)offset, RWF_NOWAIT));
+  if (r >= 0) return 1;
+  return r == -EAGAIN ? 0 : (int)r;
+}
+
+/* Bytes of [offset, offset+length) present in the page cache, by page, via mincore.
+ * mincore reports page-cache residency of a file mapping only to callers that own
+ * the file or could write it (Linux >= 5.2); others see 0. Used by tests and tools. */
+int64_t zc__cached_bytes(int fd, int64_t offset, int64_t length) {
+  size_t page = zc__page_size();
+  int64_t start = offset & ~(int64_t)(page - 1);
+  size_t span = (size_t)(offset + length - start);
+  if (length <= 0) return 0;
+  void* map = mmap(NULL, span, PROT_READ, MAP_SHARED, fd, (off_t)start);
+  if (map == MAP_FAILED) return -errno;
+  size_t pages = (span + page - 1) / page;
+  unsigned char vec[4096];
+  int64_t cached = 0;
+  for (size_t done = 0; done < pages;) {
+    size_t n = pages - done < sizeof vec ? pages - done : sizeof vec;
+    if (mincore((char*)map + done * page, n * page, vec) != 0) {
+      int err = -errno;
+      munmap(map, span);
+      return err;
+    }
+    for (size_t i = 0; i < n; i++) cached += (vec[i] & 1) ? (int64_t)page : 0;
+    done += n;
+  }
+  munmap(map, span);
+  return cached;
+}
+
+/*
+ * Whether reading [offset, offset+length) would wait for the disk, without
+ * waiting. Returns 1 when every page is cached (or it cannot tell: then the
+ * caller reads inline, as Node would), 0 when a page is missing.
+ *
+ * Ranges of one or two pages are probed with RWF_NOWAIT reads, which is exact.
+ * Longer ranges ask mincore for the whole window; when mincore claims a page
+ * is missing, a probe of that page confirms it, because mincore under-reports
+ * to callers that neither own nor may write the file (Linux >= 5.2). After a
+ * contradiction, *trust_mincore drops to 0 and only the range's first and last
+ * pages are probed.
+ */
+int zc__is_cached(int fd, int64_t offset, size_t length, int* trust_mincore) {
+  size_t page = zc__page_size();
+  int64_t first = offset & ~(int64_t)(page - 1);
+  int64_t last = (offset + (int64_t)length - 1) & ~(int64_t)(page - 1);
+  if (length == 0) return 1;
+  if (last - first <= (int64_t)page || !*trust_mincore) {
+    int r = zc__probe_cached(fd, first);
+    if (r == 1 && last != first) r = zc__probe_cached(fd, last);
+    return r < 0 ? 1 : r;
+  }
+
+  size_t span = (size_t)(last + (int64_t)page - first);
+  void* map = mmap(NULL, span, PROT_READ, MAP_SHARED, fd, (off_t)first);
+  if (map == MAP_FAILED) return 1;
+  size_t pages = span / page;
+  unsigned char vec[4096];
+  int64_t missing = -1;
+  for (size_t done = 0; done < pages && missing < 0;) {
+    size_t n = pages - done < sizeof vec ? pages - done : sizeof vec;
+    if (mincore((char*)map + done * page, n * page, vec) != 0) break;
+    for (size_t i = 0; i < n; i++) {
+      if (!(vec[i] & 1)) {
+        missing = first + (int64_t)((done + i) * page);
+        break;
+      }
+    }
+    done += n;
+  }
+  munmap(map, span);
+  if (missing < 0) return 1;
+  int r = zc__probe_cached(fd, missing);
+  if (r == 0) return 0;
+  if (r == 1) *trust_mincore = 0;
+  return 1;
+}
+
+/* openat2 with RESOLVE_* flags; O_CLOEXEC is always added. ENOSYS before Linux 5.6. */
+int zc__openat2(int dirfd, const char* path, int flags, int mode, uint64_t resolve) {
+  struct zc__open_how how = {(uint64_t)(flags | O_CLOEXEC), (uint64_t)mode, resolve};
+  return (int)ZC__RETRY(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}

@@ -1,0 +1,379 @@
+/*
+ * Event-loop plumbing: one private epoll instance per libuv loop, watched by
+ * libuv through a single uv_poll_t on the epoll fd. Jobs register their own
+ * dup()s in it (EPOLLONESHOT, re-armed after each EAGAIN), so no fd that a
+ * net.Socket watches ever gets a second uv_poll_t (libuv does not support
+ * that). An eventfd in the same set wakes jobs that yielded after spending
+ * their per-wakeup budget. Cold-file steps run on the libuv threadpool.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "platform.h"
+
+#define ZC_EVENTS_PER_WAKEUP 64
+
+struct zc_loop_s {
+  uv_loop_t* uv_loop;
+  uv_poll_t poll;
+  int epoll_fd;
+  int ready_fd;        /* eventfd: readable while the ready list is non-empty */
+  zc_job_t* jobs;      /* every job not yet done */
+  zc_job_t* ready;     /* jobs that yielded, in FIFO order via ready_tail */
+  zc_job_t* ready_tail;
+  unsigned active;
+  unsigned in_flight;  /* threadpool requests not yet returned */
+  int dispatching;
+  int closing;
+  int poll_closed;
+  void (*closed_cb)(void* arg);
+  void* closed_arg;
+  void* data;
+};
+
+/* Called when the loop is closing and nothing of it is left in libuv. */
+static void maybe_free(zc_loop_t* loop) {
+  if (!loop->closing || !loop->poll_closed || loop->in_flight > 0) return;
+  if (loop->closed_cb) loop->closed_cb(loop->closed_arg);
+  free(loop);
+}
+
+static void set_active(zc_loop_t* loop, int delta) {
+  unsigned before = loop->active;
+  loop->active += delta;
+  /* The poll handle keeps the process alive only while a transfer is pending. */
+  if (before == 0 && loop->active > 0) uv_ref((uv_handle_t*)&loop->poll);
+  if (before > 0 && loop->active == 0) uv_unref((uv_handle_t*)&loop->poll);
+}
+
+void zc_job_ref(zc_job_t* j) {
+  j->refs++;
+}
+
+void zc_job_unref(zc_job_t* j) {
+  if (--j->refs > 0) return;
+  free(j->buffer);
+  free(j);
+}
+
+static int epoll_update(zc_loop_t* loop, int fd, int* armed, uint32_t events, zc_job_t* j) {
+  struct epoll_event ev;
+  ev.events = events | EPOLLONESHOT;
+  ev.data.ptr = j;
+  int op = *armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(loop->epoll_fd, op, fd, &ev) != 0) return -errno;
+  *armed = 1;
+  return 0;
+}
+
+int zc__loop_arm(zc_job_t* j, int want_src, int want_dst) {
+  int r;
+  if (!want_src && !want_dst) return -EAGAIN; /* nothing could ever wake it */
+  if (want_src && (r = epoll_update(j->loop, j->src_dup, &j->src_armed, EPOLLIN, j)) < 0) return r;
+  if (want_dst && (r = epoll_update(j->loop, j->dst_dup, &j->dst_armed, EPOLLOUT, j)) < 0) return r;
+  j->wakeups++;
+  return 0;
+}
+
+/* The open file description outlives our dup (Node holds the original fd),
+ * so epoll would keep the item and its dangling data.ptr after close(dup):
+ * always DEL first (epoll(7), "Will closing a file descriptor cause it to be
+ * removed from all epoll interest lists?"). */
+void zc__loop_forget(zc_job_t* j) {
+  if (j->src_armed) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->src_dup, NULL);
+  if (j->dst_armed) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->dst_dup, NULL);
+  j->src_armed = j->dst_armed = 0;
+}
+
+static void unlink_job(zc_job_t* j) {
+  zc_loop_t* loop = j->loop;
+  if (j->prev) j->prev->next = j->next;
+  else loop->jobs = j->next;
+  if (j->next) j->next->prev = j->prev;
+  j->prev = j->next = NULL;
+}
+
+static void release_fds(zc_job_t* j) {
+  zc__loop_forget(j);
+  zc__close(j->src_dup);
+  zc__close(j->dst_dup);
+  j->src_dup = j->dst_dup = -1;
+}
+
+void zc__job_finish(zc_job_t* j, int status, int failed_syscall) {
+  if (j->state == ZC_JOB_DONE) return;
+  j->state = ZC_JOB_DONE;
+  j->status = status;
+  j->failed_syscall = failed_syscall;
+  release_fds(j);
+  unlink_job(j);
+  set_active(j->loop, -1);
+  if (j->done_cb) j->done_cb(j);
+  zc_job_unref(j);
+}
+
+void zc__loop_queue_ready(zc_job_t* j) {
+  zc_loop_t* loop = j->loop;
+  j->state = ZC_JOB_QUEUED;
+  j->ready_next = NULL;
+  zc_job_ref(j);
+  if (loop->ready_tail) {
+    loop->ready_tail->ready_next = j;
+  } else {
+    uint64_t one = 1;
+    loop->ready = j;
+    /* Cannot fail short of a counter overflow; a lost wakeup would only
+     * delay the job to the next event in the set. */
+    (void)!write(loop->ready_fd, &one, sizeof one);
+  }
+  loop->ready_tail = j;
+}
+
+static void run_ready(zc_loop_t* loop) {
+  uint64_t count;
+  (void)!read(loop->ready_fd, &count, sizeof count);
+  zc_job_t* j = loop->ready;
+  loop->ready = loop->ready_tail = NULL;
+  /* Jobs that yield again go onto a fresh list and run on the next wakeup. */
+  while (j) {
+    zc_job_t* next = j->ready_next;
+    if (j->state == ZC_JOB_QUEUED) zc__job_advance(j);
+    zc_job_unref(j);
+    j = next;
+  }
+}
+
+/* One epoll_wait per libuv wakeup: if more than a batch is ready, the epoll
+ * fd stays readable and libuv calls again after its other handles. */
+static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
+  zc_loop_t* loop = handle->data;
+  struct epoll_event evs[ZC_EVENTS_PER_WAKEUP];
+  (void)status;
+  (void)events;
+  int n = epoll_wait(loop->epoll_fd, evs, ZC_EVENTS_PER_WAKEUP, 0);
+  if (n <= 0) return;
+  loop->dispatching++;
+  /* An earlier job's completion may cancel (and free) a later one in the batch. */
+  for (int i = 0; i < n; i++)
+    if (evs[i].data.ptr) zc_job_ref(evs[i].data.ptr);
+  for (int i = 0; i < n; i++) {
+    zc_job_t* j = evs[i].data.ptr;
+    if (j == NULL) {
+      run_ready(loop);
+      continue;
+    }
+    if (j->state == ZC_JOB_POLLING) zc__job_advance(j);
+    zc_job_unref(j);
+  }
+  loop->dispatching--;
+}
+
+static void offload_work(uv_work_t* req) {
+  zc__job_run_offloaded(req->data);
+}
+
+static void offload_done(uv_work_t* req, int status) {
+  zc_job_t* j = req->data;
+  zc_loop_t* loop = j->loop;
+  loop->in_flight--;
+  if (loop->closing) {
+    /* The environment is going away: release what the worker used, call no one. */
+    zc__close(j->src_dup);
+    zc__close(j->dst_dup);
+    j->src_dup = j->dst_dup = -1;
+    zc_job_unref(j);
+    maybe_free(loop);
+    return;
+  }
+  loop->dispatching++;
+  zc__job_after_offload(j, status == UV_ECANCELED);
+  zc_job_unref(j);
+  loop->dispatching--;
+}
+
+int zc__loop_offload(zc_job_t* j) {
+  j->work.data = j;
+  j->state = ZC_JOB_OFFLOADED;
+  int r = uv_queue_work(j->loop->uv_loop, &j->work, offload_work, offload_done);
+  if (r != 0) return r;
+  zc_job_ref(j);
+  j->loop->in_flight++;
+  return 0;
+}
+
+int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
+  j->loop = loop;
+  j->src_dup = j->dst_dup = -1;
+  j->trust_mincore = 1;
+  j->failed_syscall = ZC_SYS_DUP;
+  if ((j->src_dup = zc__dup(j->src_fd)) < 0) return j->src_dup;
+  if ((j->dst_dup = zc__dup(j->dst_fd)) < 0) {
+    int r = j->dst_dup;
+    zc__close(j->src_dup);
+    return r;
+  }
+  if (j->flags & ZC_SRC_REGULAR) {
+    int r = zc__fstat_size(j->src_dup, &j->src_size);
+    if (r < 0) {
+      j->failed_syscall = ZC_SYS_FSTAT;
+      release_fds(j);
+      return r;
+    }
+  }
+  if (j->mode == ZC_MODE_COPY) {
+    j->buffer = malloc(j->copy_buffer_size);
+    if (j->buffer == NULL) {
+      j->failed_syscall = ZC_SYS_MALLOC;
+      release_fds(j);
+      return -ENOMEM;
+    }
+  }
+  j->failed_syscall = ZC_SYS_NONE;
+  j->refs++;
+  j->next = loop->jobs;
+  if (loop->jobs) loop->jobs->prev = j;
+  loop->jobs = j;
+  set_active(loop, 1);
+  zc__job_advance(j);
+  return 0;
+}
+
+void zc_job_cancel(zc_job_t* j) {
+  if (j->state == ZC_JOB_DONE || j->state == ZC_JOB_NEW) return;
+  if (j->state == ZC_JOB_OFFLOADED) {
+    /* The worker is using the dups; they close when it returns. */
+    j->cancel_requested = 1;
+    uv_cancel((uv_req_t*)&j->work);
+    return;
+  }
+  zc__job_finish(j, ZC_STATUS_CANCELED, ZC_SYS_NONE);
+}
+
+int zc_loop_init(zc_loop_t** out, uv_loop_t* uv_loop) {
+  zc_loop_t* loop = calloc(1, sizeof *loop);
+  if (loop == NULL) return -ENOMEM;
+  loop->uv_loop = uv_loop;
+  loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (loop->epoll_fd < 0) {
+    int r = -errno;
+    free(loop);
+    return r;
+  }
+  loop->ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data = {.ptr = NULL}};
+  if (loop->ready_fd < 0 || epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->ready_fd, &ev) != 0) {
+    int r = -errno;
+    zc__close(loop->ready_fd);
+    zc__close(loop->epoll_fd);
+    free(loop);
+    return r;
+  }
+  int r = uv_poll_init(uv_loop, &loop->poll, loop->epoll_fd);
+  if (r == 0) r = uv_poll_start(&loop->poll, UV_READABLE, on_epoll_readable);
+  if (r != 0) {
+    zc__close(loop->ready_fd);
+    zc__close(loop->epoll_fd);
+    free(loop);
+    return r;
+  }
+  loop->poll.data = loop;
+  uv_unref((uv_handle_t*)&loop->poll);
+  *out = loop;
+  return 0;
+}
+
+static void on_poll_closed(uv_handle_t* handle) {
+  zc_loop_t* loop = handle->data;
+  zc__close(loop->ready_fd);
+  zc__close(loop->epoll_fd);
+  loop->poll_closed = 1;
+  maybe_free(loop);
+}
+
+void zc_loop_close(zc_loop_t* loop, void (*closed_cb)(void* arg), void* arg) {
+  loop->closing = 1;
+  loop->closed_cb = closed_cb;
+  loop->closed_arg = arg;
+  while (loop->jobs) {
+    zc_job_t* j = loop->jobs;
+    int offloaded = j->state == ZC_JOB_OFFLOADED;
+    unlink_job(j);
+    j->state = ZC_JOB_DONE;
+    if (offloaded) {
+      /* The worker is using the dups: offload_done closes them. */
+      uv_cancel((uv_req_t*)&j->work);
+    } else {
+      release_fds(j);
+    }
+    zc_job_unref(j);
+  }
+  while (loop->ready) {
+    zc_job_t* j = loop->ready;
+    loop->ready = j->ready_next;
+    zc_job_unref(j);
+  }
+  loop->ready_tail = NULL;
+  uv_close((uv_handle_t*)&loop->poll, on_poll_closed);
+}
+
+int zc_loop_is_dispatching(const zc_loop_t* loop) {
+  return loop->dispatching > 0;
+}
+
+void zc_loop_set_data(zc_loop_t* loop, void* data) {
+  loop->data = data;
+}
+
+void* zc_loop_get_data(const zc_loop_t* loop) {
+  return loop->data;
+}
+
+unsigned zc_loop_active_jobs(const zc_loop_t* loop) {
+  return loop->active;
+}
+
+static void call_work(uv_work_t* req) {
+  zc_call_t* c = req->data;
+  switch (c->op) {
+    case ZC_CALL_COPY_FILE_RANGE:
+      c->result = zc__copy_file_range(c->fd_in, c->off_in >= 0 ? &c->off_in : NULL, c->fd_out,
+                                      c->off_out >= 0 ? &c->off_out : NULL, c->length);
+      break;
+    case ZC_CALL_OPENAT2:
+      c->result = zc__openat2(c->fd_in, c->path, c->flags, c->mode, c->resolve);
+      break;
+    default:
+      c->result = -ENOSYS;
+  }
+}
+
+static void call_done(uv_work_t* req, int status) {
+  zc_call_t* c = req->data;
+  zc_loop_t* loop = c->loop;
+  loop->in_flight--;
+  if (status == UV_ECANCELED) c->result = -ECANCELED;
+  if (loop->closing) {
+    /* Nobody is left to receive the result; an fd opened for nobody must not leak. */
+    if (c->op == ZC_CALL_OPENAT2 && c->result >= 0) zc__close((int)c->result);
+    free(c->path);
+    free(c);
+    maybe_free(loop);
+    return;
+  }
+  loop->dispatching++;
+  c->done_cb(c);
+  loop->dispatching--;
+}
+
+int zc_call_queue(zc_loop_t* loop, zc_call_t* call) {
+  call->loop = loop;
+  call->work.data = call;
+  int r = uv_queue_work(loop->uv_loop, &call->work, call_work, call_done);
+  if (r == 0) loop->in_flight++;
+  return r;
+}
