@@ -1,0 +1,20 @@
+/**
+ * zerocopy: zero-copy I/O for Node.js.
+ *
+ * Transfers: sendFile (sendfile(2)), splice and tee (splice(2), tee(2)),
+ * copyFileRange (copy_file_range(2)) and relay (a splice pump between two
+ * sockets). Each resolves with `{ bytes, method }`, where `method` says which
+ * path moved the bytes, and falls back to copying when the kernel path is
+ * unavailable.
+ */
+export { sendFile, type SendFileOptions } from './transfer/sendfile.js';
+export { splice, tee, type SpliceOptions, type TeeOptions } from './transfer/splice.js';
+export { copyFileRange, type CopyFileRangeOptions } from './transfer/copy-file-range.js';
+export { relay, type RelayOptions, type RelayResult, type RelayError } from './transfer/relay.js';
+export { PipePool, type Pipe, type PipePoolOptions } from './transfer/pipe-pool.js';
+export type { TransferResult } from './transfer/run.js';
+export { metrics, type Metrics, type TransferMethod } from './transfer/metrics.js';
+export { codes as errorCodes, isZeroCopyError, type ErrorCode, type ZeroCopyError } from './errors.js';
+export type { SystemError } from './native/errno.js';
+export { TRANSFER_END_CHANNEL, FALLBACK_CHANNEL, type TransferEndMessage, type FallbackMessage } from './diagnostics.js';
+export { isNativeAvailable, nativeUnavailableReason } from './native/status.js';

@@ -1,0 +1,111 @@
+/**
+ * The only module that loads the native addon. Everything else goes through
+ * `capabilities.ts`, which decides whether the addon may be used.
+ */
+import { createRequire } from 'node:module';
+
+/** Opaque handle of a running native transfer job. */
+export type NativeJobHandle = { readonly __nativeJob: unique symbol };
+
+/** Slots of the Float64Array a job writes its results into (native/binding.c). */
+export const enum ResultSlot {
+  Moved = 0,
+  Syscalls,
+  Status,
+  FailedSyscall,
+  InPipe,
+  HeadSent,
+  Offloads,
+  Waits,
+}
+
+export interface NativeConstants {
+  MODE_SENDFILE: number;
+  MODE_SPLICE: number;
+  MODE_TEE: number;
+  MODE_COPY: number;
+  SRC_REGULAR: number;
+  SRC_PIPE: number;
+  DST_PIPE: number;
+  DST_SOCKET: number;
+  DST_REGULAR: number;
+  NO_CACHE_CHECK: number;
+  STATUS_OK: number;
+  STATUS_EOF: number;
+  STATUS_CANCELED: number;
+  RESULT_SLOTS: number;
+  MAX_RW_BYTES: number;
+  O_RDONLY: number;
+  O_NOFOLLOW: number;
+  O_NONBLOCK: number;
+  O_DIRECTORY: number;
+  O_PATH: number;
+  RESOLVE_NO_MAGICLINKS: number;
+  RESOLVE_NO_SYMLINKS: number;
+  RESOLVE_BENEATH: number;
+  POSIX_FADV_WILLNEED: number;
+  POSIX_FADV_DONTNEED: number;
+}
+
+/**
+ * The raw addon. Numbers returned are `>= 0` on success or `-errno`; nothing
+ * here throws for a failed syscall (only for arguments of the wrong type).
+ */
+export interface NativeBinding {
+  startJob(
+    mode: number,
+    srcFd: number,
+    dstFd: number,
+    pipeRd: number,
+    pipeWr: number,
+    pipeCapacity: number,
+    srcOffset: number,
+    length: number,
+    budget: number,
+    copyBufferSize: number,
+    flags: number,
+    results: Float64Array,
+    head: Buffer | undefined,
+  ): [Promise<void>, NativeJobHandle] | number;
+  cancelJob(handle: NativeJobHandle): void;
+  jobProgress(handle: NativeJobHandle): number;
+  activeJobs(): number;
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): Promise<number>;
+  sendfileOnce(outFd: number, inFd: number, offset: number, count: number): number;
+  spliceOnce(inFd: number, offset: number, outFd: number, count: number): number;
+  teeOnce(inFd: number, outFd: number, count: number): number;
+  copyFileRangeOnce(fdIn: number, offIn: number, fdOut: number, offOut: number, count: number): number;
+  pipe(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
+  setCork(fd: number, on: number): number;
+  fadvise(fd: number, offset: number, length: number, advice: number): number;
+  cachedBytes(fd: number, offset: number, length: number): number;
+  constants: NativeConstants;
+  syscallNames: string[];
+}
+
+const ADDON_PATH = '../../../native/build/Release/zerocopy.node';
+
+/** Why the addon is not loaded, for diagnostics; undefined when it is. */
+export let loadFailure: string | undefined;
+
+/**
+ * Loads the addon once. Returns null off Linux, when the build is missing, or
+ * when ZEROCOPY_NATIVE=0 (forces the pure JavaScript copy path).
+ */
+export function loadBinding(): NativeBinding | null {
+  if (process.env.ZEROCOPY_NATIVE === '0') {
+    loadFailure = 'disabled by ZEROCOPY_NATIVE=0';
+    return null;
+  }
+  if (process.platform !== 'linux') {
+    loadFailure = `no native addon on ${process.platform}`;
+    return null;
+  }
+  try {
+    return createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+  } catch (error) {
+    loadFailure = `cannot load the native addon: ${(error as Error).message}`;
+    return null;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * -errno → an Error shaped like Node core's (lib/internal/errors.js
+ * ErrnoException): `code`, negative `errno`, `syscall`, and `fd`/`path` when
+ * known. Message: `${code}: ${description}, ${syscall}`.
+ */
+import os from 'node:os';
+import util from 'node:util';
+
+import type { TransferErrorFields } from '../errors.js';
+
+export interface SystemError extends Error, TransferErrorFields {
+  code: string;
+  errno: number;
+  syscall: string;
+  fd?: number;
+  path?: string;
+}
+
+/** Builds the error for a negative errno returned by the addon. */
+export function createSystemError(
+  errno: number,
+  syscall: string,
+  extra: { fd?: number; path?: string } & TransferErrorFields = {},
+): SystemError {
+  const [code, description] = util.getSystemErrorMap().get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  const where = extra.path === undefined ? '' : ` '${extra.path}'`;
+  const error = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
+  error.errno = errno;
+  error.code = code;
+  error.syscall = syscall;
+  if (extra.fd !== undefined) error.fd = extra.fd;
+  if (extra.path !== undefined) error.path = extra.path;
+  if (extra.bytesWritten !== undefined) error.bytesWritten = extra.bytesWritten;
+  if (extra.method !== undefined) error.method = extra.method;
+  Error.captureStackTrace?.(error, createSystemError);
+  return error;
+}
+
+/** The negative errno for a code name, e.g. errnoOf('EPIPE') === -32 on Linux. */
+export function errnoOf(code: keyof typeof os.constants.errno): number {
+  return -os.constants.errno[code];
+}

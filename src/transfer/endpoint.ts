@@ -1,0 +1,145 @@
+/**
+ * Turning what callers pass (net.Socket, fd, FileHandle, path) into a file
+ * descriptor plus what kind of file it is, which decides the kernel path:
+ * sendfile needs a mmap-able source, splice needs a pipe on one side, and
+ * only sockets and pipes can be waited on in epoll.
+ */
+import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import net from 'node:net';
+
+import { createError } from '../errors.js';
+
+export type FdKind = 'file' | 'pipe' | 'socket' | 'other';
+
+/** A destination. `socket` is set when the caller passed a net.Socket. */
+export interface Target {
+  fd: number;
+  kind: FdKind | 'tls';
+  socket?: net.Socket;
+}
+
+/** A source. `close` releases what `openSource` opened (nothing for fds the caller owns). */
+export interface Source {
+  fd: number;
+  kind: FdKind;
+  path?: string;
+  close(): Promise<void>;
+}
+
+export type SourceInput = string | URL | number | FileHandle;
+export type TargetInput = net.Socket | number;
+
+const EMPTY = Buffer.alloc(0);
+
+export function kindOfStats(stats: fs.Stats): FdKind {
+  if (stats.isFile() || stats.isBlockDevice()) return 'file';
+  if (stats.isFIFO()) return 'pipe';
+  if (stats.isSocket()) return 'socket';
+  return 'other';
+}
+
+/** fstat of an open fd: no path lookup, so it does not wait on the disk. */
+export function kindOfFd(fd: number): FdKind {
+  return kindOfStats(fs.fstatSync(fd));
+}
+
+export function assertFd(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw createError('ZC_ERR_INVALID_ARG', [name, 'a file descriptor (an integer)', value]);
+  }
+  if (value < 0 || value > 0x7fffffff) {
+    throw createError('ZC_ERR_OUT_OF_RANGE', [name, '>= 0 and <= 2147483647', value]);
+  }
+}
+
+function isFileHandle(value: unknown): value is FileHandle {
+  return typeof value === 'object' && value !== null && typeof (value as FileHandle).fd === 'number' &&
+    typeof (value as FileHandle).stat === 'function';
+}
+
+/** The fd under a net.Socket, or undefined for TLS, pipes on Windows, destroyed sockets. */
+export function socketFd(socket: net.Socket): number | undefined {
+  // No public API exposes it (FEASIBILITY §2); `_handle.fd` is -1 before
+  // connect and the handle is null after destroy.
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+function isTls(socket: net.Socket): boolean {
+  return (socket as unknown as { encrypted?: boolean }).encrypted === true;
+}
+
+async function waitForConnect(socket: net.Socket): Promise<void> {
+  if (!socket.connecting) return;
+  await new Promise<void>((resolve, reject) => {
+    const onConnect = () => {
+      socket.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      socket.off('connect', onConnect);
+      reject(createError('ZC_ERR_SOCKET_CLOSED', []));
+    };
+    socket.once('connect', onConnect);
+    socket.once('close', onClose);
+  });
+}
+
+/**
+ * Waits until Node has handed every byte it queued on `socket` to the kernel,
+ * so native writes cannot overtake them (headers before body).
+ */
+export async function flushSocketWrites(socket: net.Socket): Promise<void> {
+  if (socket.writableLength === 0) return;
+  // A corked socket holds writes until uncorked; we are about to write
+  // natively, so release it.
+  while (socket.writableCorked > 0) socket.uncork();
+  if (socket.writableLength === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    socket.write(EMPTY, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Resolves the destination of a transfer; for sockets, waits for connect and flushes Node's queue. */
+export async function prepareTarget(out: TargetInput, name = 'out'): Promise<Target> {
+  if (out instanceof net.Socket) {
+    if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+    await waitForConnect(out);
+    if (isTls(out)) return { fd: -1, kind: 'tls', socket: out };
+    if (!out.writable) throw createError('ZC_ERR_SOCKET_UNUSABLE', ['it is not writable (ended or closed)']);
+    await flushSocketWrites(out);
+    const fd = socketFd(out);
+    if (fd === undefined) {
+      if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      // Not a kernel socket we can reach (e.g. a stream-wrapped duplex): copy through Node.
+      return { fd: -1, kind: 'tls', socket: out };
+    }
+    return { fd, kind: 'socket', socket: out };
+  }
+  assertFd(out, name);
+  return { fd: out, kind: kindOfFd(out) };
+}
+
+/** Opens (for paths) or adopts (fds, FileHandles) the source of a transfer. */
+export async function openSource(file: SourceInput, name = 'file'): Promise<Source> {
+  if (typeof file === 'string' || file instanceof URL) {
+    const handle = await fs.promises.open(file, 'r');
+    try {
+      const kind = kindOfStats(await handle.stat());
+      return { fd: handle.fd, kind, path: String(file), close: () => handle.close() };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+  if (isFileHandle(file)) {
+    if (file.fd < 0) throw createError('ZC_ERR_INVALID_ARG', [name, 'an open FileHandle', 'a closed FileHandle']);
+    return { fd: file.fd, kind: kindOfFd(file.fd), close: async () => {} };
+  }
+  if (typeof file !== 'number') {
+    throw createError('ZC_ERR_INVALID_ARG', [name, 'a path, a file descriptor or a FileHandle', file]);
+  }
+  assertFd(file, name);
+  return { fd: file, kind: kindOfFd(file), close: async () => {} };
+}

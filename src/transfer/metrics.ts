@@ -1,0 +1,90 @@
+/**
+ * Process-wide counters, cheap enough to update on every transfer. The
+ * library never resets them; `metrics()` returns a snapshot.
+ */
+export type TransferMethod = 'sendfile' | 'splice' | 'tee' | 'copy_file_range' | 'copy';
+
+const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range', 'copy'];
+
+export interface MethodCounters {
+  transfers: number;
+  bytes: number;
+  syscalls: number;
+  errors: number;
+}
+
+export interface RelayCounters {
+  /** Relays started (each is two directions). */
+  started: number;
+  active: number;
+  bytes: number;
+  /** Relays that copied because no pipe was left in the pool. */
+  copiedForLackOfPipes: number;
+}
+
+export interface Metrics {
+  methods: Record<TransferMethod, MethodCounters>;
+  /** Transfers that switched to copying, by reason (errno code or cause). */
+  fallbacks: Record<string, number>;
+  /** Steps run on the threadpool because file pages were not in the page cache. */
+  coldOffloads: number;
+  /** Transfers currently running (JavaScript view). */
+  inFlight: number;
+  /** Native jobs currently running (the addon's view; 0 without the addon). */
+  nativeJobs: number;
+  relays: RelayCounters;
+  pipes: { created: number; idle: number; live: number; destroyedWithData: number; resizeRefused: number };
+}
+
+const methods = Object.fromEntries(
+  METHODS.map((m) => [m, { transfers: 0, bytes: 0, syscalls: 0, errors: 0 }]),
+) as Record<TransferMethod, MethodCounters>;
+const fallbacks: Record<string, number> = {};
+const relays: RelayCounters = { started: 0, active: 0, bytes: 0, copiedForLackOfPipes: 0 };
+const pipes = { created: 0, idle: 0, live: 0, destroyedWithData: 0, resizeRefused: 0 };
+let coldOffloads = 0;
+let inFlight = 0;
+let nativeJobCount: () => number = () => 0;
+
+/** Counts one finished transfer (or one failed attempt, with `failed`). */
+export function recordTransfer(method: TransferMethod, bytes: number, syscalls: number, offloads: number, failed: boolean): void {
+  const m = methods[method];
+  m.transfers++;
+  m.bytes += bytes;
+  m.syscalls += syscalls;
+  if (failed) m.errors++;
+  coldOffloads += offloads;
+}
+
+export function recordFallback(reason: string): void {
+  fallbacks[reason] = (fallbacks[reason] ?? 0) + 1;
+}
+
+export function trackInFlight(delta: number): void {
+  inFlight += delta;
+}
+
+export function relayCounters(): RelayCounters {
+  return relays;
+}
+
+export function pipeCounters(): typeof pipes {
+  return pipes;
+}
+
+export function setNativeJobCounter(count: () => number): void {
+  nativeJobCount = count;
+}
+
+/** A snapshot of every counter. */
+export function metrics(): Metrics {
+  return {
+    methods: Object.fromEntries(METHODS.map((m) => [m, { ...methods[m] }])) as Record<TransferMethod, MethodCounters>,
+    fallbacks: { ...fallbacks },
+    coldOffloads,
+    inFlight,
+    nativeJobs: nativeJobCount(),
+    relays: { ...relays },
+    pipes: { ...pipes },
+  };
+}

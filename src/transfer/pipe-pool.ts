@@ -1,0 +1,105 @@
+/**
+ * A bounded pool of kernel pipes for splicing between two non-pipes (the
+ * HAProxy `maxpipes` idea, and Go's splice pipe pool). A pipe that comes back
+ * with bytes still inside is closed, never reused: those bytes belong to a
+ * transfer that died. When the pool is exhausted, callers copy instead.
+ */
+import fs from 'node:fs';
+
+import type { NativeBinding } from '../native/binding.js';
+import { pipeCounters } from './metrics.js';
+
+/** Go and HAProxy size splice pipes at 1 MiB: fewer wakeups per byte. Non-root
+ * users get 64 KiB pipes once fs.pipe-user-pages-soft is used up; that is fine. */
+export const PIPE_SIZE_HINT_BYTES = 1 << 20;
+/** Each pipe costs two fds, so the cap counts against RLIMIT_NOFILE. */
+export const DEFAULT_MAX_PIPES = 1024;
+export const DEFAULT_MAX_IDLE_PIPES = 64;
+
+export interface Pipe {
+  readFd: number;
+  writeFd: number;
+  capacity: number;
+}
+
+export interface PipePoolOptions {
+  maxPipes?: number;
+  maxIdle?: number;
+  sizeHint?: number;
+}
+
+export class PipePool {
+  private readonly native: NativeBinding;
+  private readonly idle: Pipe[] = [];
+  private live = 0;
+  readonly maxPipes: number;
+  readonly maxIdle: number;
+  readonly sizeHint: number;
+
+  constructor(native: NativeBinding, options: PipePoolOptions = {}) {
+    this.native = native;
+    this.maxPipes = options.maxPipes ?? DEFAULT_MAX_PIPES;
+    this.maxIdle = options.maxIdle ?? DEFAULT_MAX_IDLE_PIPES;
+    this.sizeHint = options.sizeHint ?? PIPE_SIZE_HINT_BYTES;
+  }
+
+  /** Pipes currently lent out or idle. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** A pipe, or undefined when `maxPipes` are in use or the kernel refuses (EMFILE, ENFILE). */
+  acquire(): Pipe | undefined {
+    const reused = this.idle.pop();
+    if (reused) {
+      pipeCounters().idle--;
+      return reused;
+    }
+    if (this.live >= this.maxPipes) return undefined;
+    const made = this.native.pipe(this.sizeHint);
+    if (typeof made === 'number') return undefined;
+    const [readFd, writeFd, capacity] = made;
+    this.live++;
+    const counters = pipeCounters();
+    counters.created++;
+    counters.live++;
+    if (capacity < this.sizeHint) counters.resizeRefused++;
+    return { readFd, writeFd, capacity };
+  }
+
+  /** Returns a pipe; `bytesInside` > 0 means it still holds data and is closed. */
+  release(pipe: Pipe, bytesInside: number): void {
+    if (bytesInside > 0) {
+      pipeCounters().destroyedWithData++;
+      this.destroy(pipe);
+    } else if (this.idle.length < this.maxIdle) {
+      this.idle.push(pipe);
+      pipeCounters().idle++;
+    } else {
+      this.destroy(pipe);
+    }
+  }
+
+  private destroy(pipe: Pipe): void {
+    fs.closeSync(pipe.readFd);
+    fs.closeSync(pipe.writeFd);
+    this.live--;
+    pipeCounters().live--;
+  }
+
+  /** Closes every idle pipe (lent pipes close when released). */
+  drain(): void {
+    while (this.idle.length > 0) {
+      this.destroy(this.idle.pop()!);
+      pipeCounters().idle--;
+    }
+  }
+}
+
+let shared: PipePool | undefined;
+
+/** The process-wide pool used when callers do not pass their own. */
+export function sharedPipePool(native: NativeBinding): PipePool {
+  shared ??= new PipePool(native);
+  return shared;
+}
