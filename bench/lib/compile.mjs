@@ -1,0 +1,20 @@
+// Builds the C clients in bench/clients/ into bench/.work/bin/ at bench time.
+// Binaries are never committed; they are rebuilt when the source is newer.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DIR, WORK_DIR } from './paths.mjs';
+
+const BIN_DIR = join(WORK_DIR, 'bin');
+
+/** Compiles bench/clients/<name>.c with `cc -O2` if needed; returns the binary's path. */
+export function compileClient(name) {
+  const source = join(BENCH_DIR, 'clients', `${name}.c`);
+  const binary = join(BIN_DIR, name);
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
+  mkdirSync(BIN_DIR, { recursive: true });
+  const cc = process.env.CC || 'cc';
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', binary, source], { stdio: 'inherit' });
+  return binary;
+}

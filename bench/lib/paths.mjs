@@ -1,0 +1,21 @@
+// Directory layout, derived from this file's location so that no absolute
+// path of the machine that ran a benchmark ends up in code or reports.
+
+import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+
+/** bench/ */
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+/** The repository root (bench/..). */
+export const REPO_DIR = join(BENCH_DIR, '..');
+/** Scratch space: fixtures, compiled C clients, generated configs (gitignored). */
+export const WORK_DIR = join(BENCH_DIR, '.work');
+/** Committed Markdown reports and SVG charts. */
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+/** The project's CLI entry point; it may not exist yet. */
+export const PROJECT_CLI = join(REPO_DIR, 'bin', 'zerocopy.js');
+
+/** A path for display, relative to the repository root. */
+export function displayPath(path) {
+  return relative(REPO_DIR, path) || '.';
+}
