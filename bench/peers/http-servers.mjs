@@ -1,0 +1,76 @@
+// The static-file servers compared by http.mjs, in report order. Each entry
+// says how to launch it and, when it cannot run here, why.
+//
+// Entries with byDefault: false run only when named with --servers.
+
+import { join } from 'node:path';
+import { hasCommand, hasPeerPackage } from '../lib/environment.mjs';
+import { BENCH_DIR } from '../lib/paths.mjs';
+import { nginxCommand } from './nginx.mjs';
+import { projectUnavailableReason, zerocopyServeCommand } from './zerocopy.mjs';
+
+const nodePeer = (script, port, root) => ({ command: process.execPath, args: [join(BENCH_DIR, 'peers', script), root, '--port', String(port), '--host', '127.0.0.1'], cwd: BENCH_DIR });
+const needsPackage = (name) => () => (hasPeerPackage(name) ? null : `npm peer ${name} is not installed (cd bench && npm install)`);
+const needsCommand = (name) => () => (hasCommand(name) ? null : `${name} is not installed`);
+
+export const HTTP_SERVERS = [
+  {
+    id: 'zerocopy',
+    label: 'zerocopy serve',
+    isProject: true,
+    byDefault: true,
+    unavailableReason: projectUnavailableReason,
+    command: ({ root, port, zerocopyArgs }) => zerocopyServeCommand({ root, port, extraArgs: zerocopyArgs }),
+  },
+  {
+    id: 'zerocopy-workers',
+    label: 'zerocopy serve --workers 2',
+    isProject: true,
+    byDefault: false,
+    unavailableReason: projectUnavailableReason,
+    command: ({ root, port, zerocopyArgs }) => zerocopyServeCommand({ root, port, extraArgs: ['--workers', '2', ...zerocopyArgs] }),
+  },
+  {
+    id: 'nginx',
+    label: 'nginx (sendfile on)',
+    byDefault: true,
+    unavailableReason: needsCommand('nginx'),
+    command: ({ root, port }) => nginxCommand({ root, port, sendfile: true }),
+  },
+  {
+    // Issue 3 reports nginx served 1.27x more 4 KiB req/s with sendfile off.
+    id: 'nginx-nosendfile',
+    label: 'nginx (sendfile off)',
+    byDefault: false,
+    unavailableReason: needsCommand('nginx'),
+    command: ({ root, port }) => nginxCommand({ root, port, sendfile: false }),
+  },
+  {
+    id: 'express-static',
+    label: 'express.static',
+    byDefault: true,
+    unavailableReason: needsPackage('express'),
+    command: ({ root, port }) => nodePeer('express-static-server.mjs', port, root),
+  },
+  {
+    id: 'fastify-static',
+    label: '@fastify/static',
+    byDefault: true,
+    unavailableReason: needsPackage('@fastify/static'),
+    command: ({ root, port }) => nodePeer('fastify-static-server.mjs', port, root),
+  },
+  {
+    id: 'node-stream',
+    label: 'node createReadStream().pipe',
+    byDefault: true,
+    unavailableReason: () => null,
+    command: ({ root, port }) => nodePeer('node-stream-server.mjs', port, root),
+  },
+  {
+    id: 'serve-static',
+    label: 'serve-static on node:http',
+    byDefault: false,
+    unavailableReason: needsPackage('serve-static'),
+    command: ({ root, port }) => nodePeer('serve-static-server.mjs', port, root),
+  },
+];
