@@ -1,0 +1,116 @@
+// Static-file HTTP benchmark (issue 3): zerocopy serve against nginx,
+// express.static, @fastify/static and a createReadStream().pipe(res) server,
+// on the same fixtures, in the same run.
+//
+//   node bench/http.mjs [--quick] [--runs 3] [--sizes 4k,1m,64m,1g] ...
+//   node bench/http.mjs --help
+//
+// Writes bench/results/<out>.md, <out>-*.svg and <out>.json.
+
+import { compileClient } from './lib/compile.mjs';
+import { describeEnvironment, hasCommand, peerPackageVersions } from './lib/environment.mjs';
+import { ensureFixtures, formatSize, parseSize } from './lib/fixtures.mjs';
+import { WRK_MAX_BYTES, measureHttpRun } from './lib/http-measure.mjs';
+import { buildHttpReport, deriveHttpMetrics } from './lib/http-report.mjs';
+import { list, positiveInteger, readOptions } from './lib/options.mjs';
+import { formatNumber, writeRawJson, writeResults } from './lib/report.mjs';
+import { HTTP_SERVERS } from './peers/http-servers.mjs';
+import { splitArgs } from './peers/zerocopy.mjs';
+
+const options = readOptions(
+  {
+    runs: { env: 'BENCH_RUNS', default: 3, quick: 1, parse: positiveInteger, help: 'measured runs per server and size' },
+    sizes: { env: 'BENCH_SIZES', default: ['4k', '1m', '64m', '1g'], quick: ['4k', '64m'], parse: list, help: 'fixture sizes' },
+    servers: { env: 'BENCH_SERVERS', default: HTTP_SERVERS.filter((s) => s.byDefault).map((s) => s.id), parse: list, help: `servers, from: ${HTTP_SERVERS.map((s) => s.id).join(', ')}` },
+    duration: { env: 'BENCH_DURATION', default: 6, quick: 2, parse: positiveInteger, help: 'seconds of wrk load per run (small files)' },
+    'big-duration': { env: 'BENCH_BIG_DURATION', default: 5, quick: 2, parse: positiveInteger, help: 'seconds of bigread load per run (big files)' },
+    'big-max-requests': { env: 'BENCH_BIG_MAX_REQUESTS', default: 10000, parse: positiveInteger, help: 'request cap per bigread run' },
+    warmup: { env: 'BENCH_WARMUP', default: 1, parse: positiveInteger, help: 'seconds of unmeasured warm-up per run' },
+    connections: { env: 'BENCH_CONNECTIONS', default: 32, parse: positiveInteger, help: 'wrk connections' },
+    threads: { env: 'BENCH_THREADS', default: 1, parse: positiveInteger, help: 'wrk threads (2 cores: 1 for wrk, 1 for the server)' },
+    'big-connections': { env: 'BENCH_BIG_CONNECTIONS', default: 1, parse: positiveInteger, help: 'bigread connections' },
+    'zerocopy-args': { env: 'BENCH_ZEROCOPY_ARGS', default: [], parse: splitArgs, help: 'extra flags for zerocopy serve' },
+    out: { env: 'BENCH_OUT', default: 'http', quick: 'http-quick', help: 'results name: bench/results/<out>.md' },
+  },
+  { usage: 'usage: node bench/http.mjs [options]\nStatic-file benchmark: the project against its peers (see bench/README.md).' },
+);
+
+const settings = {
+  name: options.out,
+  runs: options.runs,
+  wrkSeconds: options.duration,
+  bigSeconds: options['big-duration'],
+  bigMaxRequests: options['big-max-requests'],
+  warmupSeconds: options.warmup,
+  wrkConnections: options.connections,
+  wrkThreads: options.threads,
+  bigConnections: options['big-connections'],
+  zerocopyArgs: options['zerocopy-args'],
+};
+
+const unknown = options.servers.filter((id) => !HTTP_SERVERS.some((s) => s.id === id));
+if (unknown.length) {
+  console.error(`unknown server(s): ${unknown.join(', ')}; known: ${HTTP_SERVERS.map((s) => s.id).join(', ')}`);
+  process.exit(2);
+}
+const servers = HTTP_SERVERS.filter((s) => options.servers.includes(s.id));
+const sizes = [...new Set(options.sizes.map(parseSize))].sort((a, b) => a - b);
+if (sizes.some((bytes) => bytes <= WRK_MAX_BYTES) && !hasCommand('wrk')) {
+  console.error('wrk is not installed; it drives the small-file runs (apt-get install wrk)');
+  process.exit(1);
+}
+if (sizes.some((bytes) => bytes > WRK_MAX_BYTES)) compileClient('bigread');
+
+const log = (line) => console.log(line);
+const unavailable = new Map();
+for (const server of servers) {
+  const reason = server.unavailableReason();
+  if (reason) {
+    unavailable.set(server.id, reason);
+    log(`${server.label}: not available (${reason})`);
+  }
+}
+
+log(`fixtures: ${sizes.map(formatSize).join(', ')}`);
+const fixtures = ensureFixtures(sizes, log);
+const environment = [
+  ...describeEnvironment([
+    ['nginx', 'nginx', ['-v']],
+    ['wrk', 'wrk', ['-v']],
+    ['C compiler', process.env.CC || 'cc', ['--version']],
+  ]),
+  ['npm peers', peerPackageVersions(['express', 'serve-static', 'fastify', '@fastify/static'])],
+];
+
+const records = [];
+const started = Date.now();
+for (const fixture of fixtures) {
+  for (let run = 1; run <= settings.runs; run++) {
+    const active = servers.filter((s) => !unavailable.has(s.id));
+    // Rotate the order each run so no server always goes first (or last)
+    // while the shared machine's background load drifts.
+    const order = active.map((_, i) => active[(i + run - 1) % active.length]);
+    for (const server of order) {
+      const record = await measureHttpRun({ server, fixture, run, settings, verify: run === 1 });
+      records.push(record);
+      if (record.outcome === 'not-started') {
+        // Neither the project's CLI nor a broken peer will start on a retry.
+        unavailable.set(server.id, record.reason);
+      }
+      log(`${fixture.label.padEnd(7)} run ${run}/${settings.runs}  ${server.label.padEnd(42)} ${describe(record)}`);
+    }
+  }
+}
+
+const title = `Static-file HTTP benchmark${options.quick ? ' (quick smoke run)' : ''}`;
+const report = buildHttpReport({ records, fixtures, servers, unavailable, settings, environment, title });
+const written = writeResults(settings.name, report.markdown, report.charts);
+written.push(writeRawJson(settings.name, { settings, environment, records }));
+log(`\n${report.peerOnly ? 'peer-only results' : 'results'} in ${Math.round((Date.now() - started) / 1000)} s:`);
+for (const file of written) log(`  ${file}`);
+
+function describe(record) {
+  if (record.outcome !== 'ok') return `${record.outcome}: ${record.reason}`;
+  const d = deriveHttpMetrics(record);
+  return `${formatNumber(d.reqPerSec)} req/s  ${formatNumber(d.gbPerSec)} GB/s  ${formatNumber(d.cpuPerGb)} CPU-s/GB  ${formatNumber(d.rssMiB)} MiB${record.errors ? `  ${record.errors} errors` : ''}`;
+}

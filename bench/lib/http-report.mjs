@@ -1,0 +1,226 @@
+// Turns the HTTP benchmark's run records into bench/results/<name>.md and
+// its SVG charts: medians per server and size, ratios to the peers, the
+// issue 3 targets, and every raw run.
+
+import { formatSize } from './fixtures.mjs';
+import { WRK_MAX_BYTES } from './http-measure.mjs';
+import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
+import { renderBarChart } from './svg-chart.mjs';
+
+/** Per-run figures derived from a record (all per decimal GB, see report.mjs). */
+export function deriveHttpMetrics(record) {
+  const gigabytes = record.bytes / BYTES_PER_GB;
+  return {
+    reqPerSec: record.requests / record.seconds,
+    gbPerSec: gigabytes / record.seconds,
+    cpuUserPerGb: record.userSeconds / gigabytes,
+    cpuSysPerGb: record.sysSeconds / gigabytes,
+    cpuPerGb: (record.userSeconds + record.sysSeconds) / gigabytes,
+    cpuUsPerReq: ((record.userSeconds + record.sysSeconds) / record.requests) * 1e6,
+    rssMiB: record.rssKiB / 1024,
+  };
+}
+
+/**
+ * Medians per server and size. Each metric's median is taken on its own
+ * across the ok runs (so the median req/s and the median CPU/GB may come
+ * from different runs). Returns Map<serverId, Map<bytesPerFile, summary>>.
+ */
+export function summarizeHttp(records) {
+  const groups = new Map();
+  for (const record of records) {
+    const byServer = groups.get(record.server) ?? new Map();
+    groups.set(record.server, byServer);
+    const list = byServer.get(record.bytesPerFile) ?? [];
+    byServer.set(record.bytesPerFile, list);
+    list.push(record);
+  }
+  const summaries = new Map();
+  for (const [server, bySize] of groups) {
+    const out = new Map();
+    for (const [size, list] of bySize) {
+      const ok = list.filter((r) => r.outcome === 'ok');
+      const derived = ok.map(deriveHttpMetrics);
+      const pick = (key) => median(derived.map((d) => d[key]));
+      out.set(size, {
+        runs: ok.length,
+        attempted: list.length,
+        errors: ok.reduce((sum, r) => sum + r.errors, 0),
+        reasons: [...new Set(list.filter((r) => r.outcome !== 'ok').map((r) => r.reason))],
+        reqPerSec: pick('reqPerSec'),
+        gbPerSec: pick('gbPerSec'),
+        cpuUserPerGb: pick('cpuUserPerGb'),
+        cpuSysPerGb: pick('cpuSysPerGb'),
+        cpuPerGb: pick('cpuPerGb'),
+        cpuUsPerReq: pick('cpuUsPerReq'),
+        rssMiB: pick('rssMiB'),
+        latencyP99Ms: median(ok.map((r) => r.latencyP99Ms)),
+      });
+    }
+    summaries.set(server, out);
+  }
+  return summaries;
+}
+
+// Issue 3, "Proof and speed": targets for zerocopy serve, as ratios in one run.
+const HTTP_TARGETS = [
+  { sizes: [64 << 20, 1 << 30], text: 'server CPU per GB ≤ 1.2× nginx', peer: 'nginx', value: (p, z) => ratio(z.cpuPerGb, p.cpuPerGb), pass: (r) => r <= 1.2 },
+  { sizes: [64 << 20, 1 << 30], text: 'server CPU per GB ≥ 5× below express.static', peer: 'express-static', value: (p, z) => ratio(p.cpuPerGb, z.cpuPerGb), pass: (r) => r >= 5 },
+  { sizes: [1 << 20], text: 'req/s ≥ 0.8× nginx', peer: 'nginx', value: (p, z) => ratio(z.reqPerSec, p.reqPerSec), pass: (r) => r >= 0.8 },
+  { sizes: [4 << 10], text: 'req/s ≥ 3× express.static (one process)', peer: 'express-static', value: (p, z) => ratio(z.reqPerSec, p.reqPerSec), pass: (r) => r >= 3 },
+];
+
+/**
+ * Builds the report. `servers` are the registry entries that were selected,
+ * `unavailable` maps a server id to why it did not run.
+ * Returns { markdown, charts: [{ suffix, svg }], peerOnly }.
+ */
+export function buildHttpReport({ records, fixtures, servers, unavailable, settings, environment, title }) {
+  const summaries = summarizeHttp(records);
+  const projectRan = servers.some((s) => s.isProject && !unavailable.has(s.id) && records.some((r) => r.server === s.id && r.outcome === 'ok'));
+  const summaryOf = (id, bytes) => summaries.get(id)?.get(bytes) ?? null;
+  const whyMissing = (server, bytes) => {
+    if (unavailable.has(server.id)) return `not available: ${unavailable.get(server.id)}`;
+    const s = summaryOf(server.id, bytes);
+    return s?.reasons.length ? `failed: ${s.reasons.join('; ')}` : 'no data';
+  };
+  const out = [];
+  out.push(`# ${title}`, '');
+  if (!projectRan) {
+    const projectIds = servers.filter((s) => s.isProject).map((s) => s.id);
+    const reasons = projectIds.map((id) => unavailable.get(id)).filter(Boolean);
+    out.push(`> **Peer-only results.** The project's server did not run${reasons.length ? ` (${[...new Set(reasons)].join('; ')})` : ''}. These numbers describe the peers on this machine; rerun \`npm run bench:http\` once \`zerocopy serve\` exists.`, '');
+  }
+  out.push(environmentTable(environment), '');
+  out.push('## Method', '');
+  out.push(
+    `- Each measurement starts a fresh server process (its own process group), checks one response against the fixture's sha256 (first run of each size only), warms it up for ${settings.warmupSeconds} s, then applies a bounded load from 127.0.0.1. Servers run in rotating order within each run so drift on this shared machine hits all of them alike. ${settings.runs} run(s) per server and size; every figure is the median over runs, each metric on its own.`,
+    `- Files ≤ ${formatSize(WRK_MAX_BYTES)}: \`wrk -t${settings.wrkThreads} -c${settings.wrkConnections} -d${settings.wrkSeconds}s\`. Larger files: \`bigread\` (bench/clients/bigread.c, 1 MiB recv buffer), ${settings.bigConnections} keep-alive connection(s), ${settings.bigSeconds} s or ${settings.bigMaxRequests} requests.`,
+    '- **GB/s** counts response body bytes (1 GB = 10^9 bytes). **CPU-s/GB** = server CPU seconds (utime+stime of the server\'s process group, from /proc/PID/stat, including reaped children) during the timed load ÷ body GB sent; user and sys are shown as `user + sys`. **CPU µs/req** is the same CPU time per request. **Peak RSS** is VmHWM summed over the server\'s processes.',
+    '- Ratio columns divide this row\'s median by the peer\'s: for req/s and GB/s above 1× is faster than the peer; for CPU/GB below 1× is cheaper than the peer.',
+    '',
+  );
+
+  for (const fixture of fixtures) {
+    const byWrk = fixture.bytes <= WRK_MAX_BYTES;
+    out.push(`## ${fixture.label} (${byWrk ? 'wrk' : 'bigread'})`, '');
+    const nginx = summaryOf('nginx', fixture.bytes);
+    const express = summaryOf('express-static', fixture.bytes);
+    const rows = servers.map((server) => {
+      const s = summaryOf(server.id, fixture.bytes);
+      if (!s || s.runs === 0) return [server.label, whyMissing(server, fixture.bytes), '', '', '', '', '', '', '', '', '', ''];
+      const throughputRatio = (peer) => (byWrk ? ratio(s.reqPerSec, peer?.reqPerSec) : ratio(s.gbPerSec, peer?.gbPerSec));
+      return [
+        server.label,
+        formatNumber(s.reqPerSec),
+        formatNumber(s.gbPerSec),
+        `${formatNumber(s.cpuPerGb)} (${formatNumber(s.cpuUserPerGb)} + ${formatNumber(s.cpuSysPerGb)})`,
+        formatNumber(s.cpuUsPerReq),
+        formatNumber(s.rssMiB),
+        formatRatio(throughputRatio(nginx)),
+        formatRatio(throughputRatio(express)),
+        formatRatio(ratio(s.cpuPerGb, nginx?.cpuPerGb)),
+        formatRatio(ratio(s.cpuPerGb, express?.cpuPerGb)),
+        String(s.errors),
+        s.runs === s.attempted ? String(s.runs) : `${s.runs}/${s.attempted}`,
+      ];
+    });
+    const speed = byWrk ? 'req/s' : 'GB/s';
+    out.push(
+      markdownTable(
+        [
+          { title: 'Server' }, { title: 'req/s', align: 'right' }, { title: 'GB/s', align: 'right' },
+          { title: 'CPU-s/GB (user + sys)', align: 'right' }, { title: 'CPU µs/req', align: 'right' }, { title: 'peak RSS MiB', align: 'right' },
+          { title: `${speed} vs nginx`, align: 'right' }, { title: `${speed} vs express.static`, align: 'right' },
+          { title: 'CPU/GB vs nginx', align: 'right' }, { title: 'CPU/GB vs express.static', align: 'right' },
+          { title: 'errors', align: 'right' }, { title: 'runs', align: 'right' },
+        ],
+        rows,
+      ),
+      '',
+    );
+  }
+
+  out.push('## Targets for zerocopy serve (issue 3)', '');
+  const project = servers.find((s) => s.id === 'zerocopy');
+  const targetRows = [];
+  for (const target of HTTP_TARGETS) {
+    for (const bytes of target.sizes) {
+      if (!fixtures.some((f) => f.bytes === bytes)) continue;
+      const z = project ? summaryOf('zerocopy', bytes) : null;
+      const p = summaryOf(target.peer, bytes);
+      const value = z?.runs && p?.runs ? target.value(p, z) : null;
+      targetRows.push([formatSize(bytes), target.text, formatRatio(value), value == null ? 'not evaluated' : target.pass(value) ? 'met' : 'missed']);
+    }
+  }
+  out.push(targetRows.length ? markdownTable([{ title: 'Size' }, { title: 'Target' }, { title: 'Measured', align: 'right' }, { title: 'Result' }], targetRows) : 'No target applies to the sizes measured.', '');
+
+  const charts = httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly: !projectRan });
+  out.push('## Charts', '');
+  for (const chart of charts) out.push(`![${chart.alt}](${settings.name}-${chart.suffix}.svg)`, '');
+
+  out.push('## Every run', '');
+  out.push(
+    markdownTable(
+      [
+        { title: 'Size' }, { title: 'Run', align: 'right' }, { title: 'Server' }, { title: 'Tool' }, { title: 'req/s', align: 'right' },
+        { title: 'GB/s', align: 'right' }, { title: 'CPU user s', align: 'right' }, { title: 'CPU sys s', align: 'right' },
+        { title: 'CPU-s/GB', align: 'right' }, { title: 'RSS MiB', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'errors', align: 'right' }, { title: 'note' },
+      ],
+      records.map((r) => {
+        const label = servers.find((s) => s.id === r.server)?.label ?? r.server;
+        if (r.outcome !== 'ok') return [formatSize(r.bytesPerFile), r.run, label, '', '', '', '', '', '', '', '', '', `${r.outcome}: ${r.reason}`];
+        const d = deriveHttpMetrics(r);
+        return [
+          formatSize(r.bytesPerFile), r.run, label, r.tool, formatNumber(d.reqPerSec), formatNumber(d.gbPerSec),
+          formatNumber(r.userSeconds), formatNumber(r.sysSeconds), formatNumber(d.cpuPerGb), formatNumber(d.rssMiB),
+          formatNumber(r.latencyP99Ms), String(r.errors), r.firstError ?? '',
+        ];
+      }),
+    ),
+    '',
+  );
+  return { markdown: out.join('\n'), charts: charts.map(({ suffix, svg }) => ({ suffix, svg })), peerOnly: !projectRan };
+}
+
+function httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly }) {
+  const labels = servers.map((s) => s.label);
+  const note = `${peerOnly ? 'PEER-ONLY: project server not available. ' : ''}Medians of ${settings.runs} run(s); ${new Date().toISOString().slice(0, 10)}`;
+  const panelsFor = (pickFixtures, unit, bar) =>
+    pickFixtures.map((fixture) => ({
+      title: fixture.label,
+      unit,
+      bars: servers.map((server) => {
+        const s = summaries.get(server.id)?.get(fixture.bytes);
+        if (unavailable.has(server.id)) return { label: server.label, value: null, missing: 'not available' };
+        if (!s || s.runs === 0) return { label: server.label, value: null, missing: whyMissing(server, fixture.bytes).slice(0, 60) };
+        return { label: server.label, ...bar(s) };
+      }),
+    }));
+  const charts = [];
+  const small = fixtures.filter((f) => f.bytes <= WRK_MAX_BYTES);
+  if (small.length) {
+    charts.push({
+      suffix: 'req-per-sec',
+      alt: 'Requests per second by server and file size',
+      svg: renderBarChart({ title: 'Static files: requests per second (higher is better)', subtitle: note, labels, panels: panelsFor(small, 'req/s', (s) => ({ value: s.reqPerSec })) }),
+    });
+  }
+  charts.push({
+    suffix: 'gb-per-sec',
+    alt: 'Body throughput in GB/s by server and file size',
+    svg: renderBarChart({ title: 'Static files: body throughput, GB/s (higher is better)', subtitle: note, labels, panels: panelsFor(fixtures, 'GB/s', (s) => ({ value: s.gbPerSec })) }),
+  });
+  charts.push({
+    suffix: 'cpu-per-gb',
+    alt: 'Server CPU seconds per GB, user and sys, by server and file size',
+    svg: renderBarChart({
+      title: 'Static files: server CPU-seconds per GB sent (lower is better)',
+      subtitle: note,
+      labels,
+      segmentNames: ['user', 'sys'],
+      panels: panelsFor(fixtures, 'CPU-s/GB', (s) => ({ segments: [{ name: 'user', value: s.cpuUserPerGb }, { name: 'sys', value: s.cpuSysPerGb }] })),
+    }),
+  });
+  return charts;
+}
