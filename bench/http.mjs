@@ -10,10 +10,11 @@
 import { compileClient } from './lib/compile.mjs';
 import { describeEnvironment, hasCommand, peerPackageVersions } from './lib/environment.mjs';
 import { ensureFixtures, formatSize, parseSize } from './lib/fixtures.mjs';
-import { WRK_MAX_BYTES, measureHttpRun } from './lib/http-measure.mjs';
+import { WRK_MAX_BYTES, measureHttpRun, traceHttpSyscalls } from './lib/http-measure.mjs';
 import { buildHttpReport, deriveHttpMetrics } from './lib/http-report.mjs';
-import { list, positiveInteger, readOptions } from './lib/options.mjs';
+import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
 import { formatNumber, writeRawJson, writeResults } from './lib/report.mjs';
+import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { HTTP_SERVERS } from './peers/http-servers.mjs';
 import { splitArgs } from './peers/zerocopy.mjs';
 
@@ -29,7 +30,9 @@ const options = readOptions(
     connections: { env: 'BENCH_CONNECTIONS', default: 32, parse: positiveInteger, help: 'wrk connections' },
     threads: { env: 'BENCH_THREADS', default: 1, parse: positiveInteger, help: 'wrk threads (2 cores: 1 for wrk, 1 for the server)' },
     'big-connections': { env: 'BENCH_BIG_CONNECTIONS', default: 1, parse: positiveInteger, help: 'bigread connections' },
+    'big-recv-buffer': { env: 'BENCH_BIG_RECV_BUFFER', default: 1 << 20, parse: parseSize, help: 'bigread bytes per recv() (e.g. 64k to read like curl)' },
     'zerocopy-args': { env: 'BENCH_ZEROCOPY_ARGS', default: [], parse: splitArgs, help: 'extra flags for zerocopy serve' },
+    syscalls: { env: 'BENCH_SYSCALLS', default: true, parse: onOff, help: 'on|off: extra untimed pass counting server syscalls with strace -f -c' },
     out: { env: 'BENCH_OUT', default: 'http', quick: 'http-quick', help: 'results name: bench/results/<out>.md' },
   },
   { usage: 'usage: node bench/http.mjs [options]\nStatic-file benchmark: the project against its peers (see bench/README.md).' },
@@ -45,6 +48,7 @@ const settings = {
   wrkConnections: options.connections,
   wrkThreads: options.threads,
   bigConnections: options['big-connections'],
+  bigRecvBufferBytes: options['big-recv-buffer'],
   zerocopyArgs: options['zerocopy-args'],
 };
 
@@ -102,10 +106,24 @@ for (const fixture of fixtures) {
   }
 }
 
+// Untimed: strace slows the traced server several-fold.
+const syscallRecords = [];
+if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
+if (options.syscalls && canCountSyscalls()) {
+  for (const fixture of fixtures) {
+    for (const server of servers.filter((s) => !unavailable.has(s.id))) {
+      const record = await traceHttpSyscalls({ server, fixture, settings });
+      syscallRecords.push(record);
+      const detail = record.outcome === 'ok' ? `per request: ${formatSyscalls(record.syscalls, record.requests, 4)}` : `${record.outcome}: ${record.reason}`;
+      log(`${fixture.label.padEnd(7)} strace   ${server.label.padEnd(42)} ${detail}`);
+    }
+  }
+}
+
 const title = `Static-file HTTP benchmark${options.quick ? ' (quick smoke run)' : ''}`;
-const report = buildHttpReport({ records, fixtures, servers, unavailable, settings, environment, title });
+const report = buildHttpReport({ records, syscallRecords, fixtures, servers, unavailable, settings, environment, title });
 const written = writeResults(settings.name, report.markdown, report.charts);
-written.push(writeRawJson(settings.name, { settings, environment, records }));
+written.push(writeRawJson(settings.name, { settings, environment, records, syscallRecords }));
 log(`\n${report.peerOnly ? 'peer-only results' : 'results'} in ${Math.round((Date.now() - started) / 1000)} s:`);
 for (const file of written) log(`  ${file}`);
 

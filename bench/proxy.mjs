@@ -10,10 +10,11 @@
 import { compileClient } from './lib/compile.mjs';
 import { describeEnvironment } from './lib/environment.mjs';
 import { formatSize, parseSize } from './lib/fixtures.mjs';
-import { list, positiveInteger, readOptions } from './lib/options.mjs';
-import { measureProxyRun } from './lib/proxy-measure.mjs';
+import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
+import { measureProxyRun, traceProxySyscalls } from './lib/proxy-measure.mjs';
 import { buildProxyReport, deriveProxyMetrics } from './lib/proxy-report.mjs';
-import { formatNumber, writeRawJson, writeResults } from './lib/report.mjs';
+import { BYTES_PER_GB, formatNumber, writeRawJson, writeResults } from './lib/report.mjs';
+import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { PROXIES } from './peers/proxies.mjs';
 import { splitArgs } from './peers/zerocopy.mjs';
 
@@ -24,6 +25,7 @@ const options = readOptions(
     'warmup-bytes': { env: 'BENCH_WARMUP_BYTES', default: 256 << 20, quick: 32 << 20, parse: parseSize, help: 'bytes of the verified warm-up stream' },
     proxies: { env: 'BENCH_PROXIES', default: PROXIES.filter((p) => p.byDefault).map((p) => p.id), parse: list, help: `relays, from: ${PROXIES.map((p) => p.id).join(', ')}` },
     'zerocopy-args': { env: 'BENCH_ZEROCOPY_ARGS', default: [], parse: splitArgs, help: 'extra flags for zerocopy proxy' },
+    syscalls: { env: 'BENCH_SYSCALLS', default: true, parse: onOff, help: 'on|off: extra untimed pass counting relay syscalls with strace -f -c (1 GiB stream)' },
     out: { env: 'BENCH_OUT', default: 'proxy', quick: 'proxy-quick', help: 'results name: bench/results/<out>.md' },
   },
   { usage: 'usage: node bench/proxy.mjs [options]\nTCP relay benchmark: the project against its peers (see bench/README.md).' },
@@ -68,10 +70,23 @@ for (let run = 1; run <= settings.runs; run++) {
   }
 }
 
+// Untimed: strace slows the traced relay several-fold.
+const syscallRecords = [];
+const traceBytes = Math.min(settings.bytes, 1 << 30);
+if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
+if (options.syscalls && canCountSyscalls()) {
+  for (const proxy of proxies.filter((p) => p.command && !unavailable.has(p.id))) {
+    const record = await traceProxySyscalls({ proxy, bytes: traceBytes, zerocopyArgs: options['zerocopy-args'] });
+    syscallRecords.push(record);
+    const detail = record.outcome === 'ok' ? `per GB: ${formatSyscalls(record.syscalls, record.bytes / BYTES_PER_GB, 4)}` : `${record.outcome}: ${record.reason}`;
+    log(`strace   ${proxy.label.padEnd(24)} ${detail}`);
+  }
+}
+
 const title = `TCP relay benchmark${options.quick ? ' (quick smoke run)' : ''}`;
-const report = buildProxyReport({ records, proxies, unavailable, settings, environment, title });
+const report = buildProxyReport({ records, syscallRecords, proxies, unavailable, settings, environment, title });
 const written = writeResults(settings.name, report.markdown, report.charts);
-written.push(writeRawJson(settings.name, { settings, environment, records }));
+written.push(writeRawJson(settings.name, { settings, environment, records, syscallRecords }));
 log(`\n${report.peerOnly ? 'peer-only results' : 'results'} (${formatSize(settings.bytes)} per stream) in ${Math.round((Date.now() - started) / 1000)} s:`);
 for (const file of written) log(`  ${file}`);
 

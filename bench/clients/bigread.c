@@ -47,7 +47,8 @@ struct config {
   struct sockaddr_in addr;
   char request[1024];
   size_t request_len;
-  size_t recv_buffer_bytes;
+  size_t recv_buffer_bytes; /* most bytes asked of one body recv() (-b) */
+  size_t buffer_bytes;      /* allocation: also holds a whole header block */
   double deadline;        /* CLOCK_MONOTONIC seconds */
   long max_requests;
   int timeout_seconds;
@@ -139,7 +140,7 @@ static long long exchange(struct worker *w, int fd, char *buf, int *keep_alive) 
       note_error(w, "header block too large");
       return -1;
     }
-    ssize_t n = recv(fd, buf + have, c->recv_buffer_bytes - have - 1, 0);
+    ssize_t n = recv(fd, buf + have, c->buffer_bytes - have - 1, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (n == 0) errno = 0;
@@ -197,7 +198,7 @@ static long long exchange(struct worker *w, int fd, char *buf, int *keep_alive) 
 static void *run_worker(void *arg) {
   struct worker *w = arg;
   const struct config *c = w->config;
-  char *buf = malloc(c->recv_buffer_bytes);
+  char *buf = malloc(c->buffer_bytes);
   if (!buf) {
     note_error(w, "malloc");
     return NULL;
@@ -256,8 +257,9 @@ int main(int argc, char **argv) {
   }
   if (!path || path[0] != '/' || port <= 0 || port > 65535 || connections < 1 ||
       connections > MAX_CONNECTIONS || duration <= 0 || c.max_requests < 1 ||
-      c.recv_buffer_bytes < MAX_HEADER_BYTES + 1 || c.timeout_seconds < 1)
+      c.recv_buffer_bytes < 1024 || c.timeout_seconds < 1)
     usage(argv[0]);
+  c.buffer_bytes = c.recv_buffer_bytes > MAX_HEADER_BYTES + 1 ? c.recv_buffer_bytes : MAX_HEADER_BYTES + 1;
   c.addr.sin_family = AF_INET;
   c.addr.sin_port = htons((unsigned short)port);
   if (inet_pton(AF_INET, address, &c.addr.sin_addr) != 1 ||

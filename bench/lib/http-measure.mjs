@@ -1,10 +1,12 @@
 // One measured run of one static-file server on one fixture size: start a
 // fresh server process, check it serves the right bytes, warm it up, then
 // time a bounded load while sampling the server's CPU time and peak RSS.
+// Also the separate strace pass that counts the server's syscalls.
 
 import { runBigread } from './bigread.mjs';
 import { FIXTURE_DIR } from './fixtures.mjs';
 import { cpuDelta, findFreePort, peakGroupRssKiB, sampleGroupCpu, startServer } from './proc.mjs';
+import { countSyscalls } from './syscalls.mjs';
 import { verifyHttpBody } from './verify-http.mjs';
 import { runWrk } from './wrk.mjs';
 
@@ -44,13 +46,13 @@ export async function measureHttpRun({ server, fixture, run, settings, verify })
     if (useWrk) {
       await runWrk({ url, threads: settings.wrkThreads, connections: settings.wrkConnections, seconds: settings.warmupSeconds });
     } else {
-      await runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, seconds: settings.warmupSeconds, maxRequests: 4 });
+      await runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, recvBufferBytes: settings.bigRecvBufferBytes, seconds: settings.warmupSeconds, maxRequests: 4 });
     }
 
     const before = sampleGroupCpu(handle.pgid);
     const load = useWrk
       ? await runWrk({ url, threads: settings.wrkThreads, connections: settings.wrkConnections, seconds: settings.wrkSeconds })
-      : await runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, seconds: settings.bigSeconds, maxRequests: settings.bigMaxRequests });
+      : await runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, recvBufferBytes: settings.bigRecvBufferBytes, seconds: settings.bigSeconds, maxRequests: settings.bigMaxRequests });
     const after = sampleGroupCpu(handle.pgid);
     const rssKiB = peakGroupRssKiB(handle.pgid);
     if (handle.exitInfo()) return { ...base, outcome: 'failed', reason: 'server exited during the run' };
@@ -74,6 +76,42 @@ export async function measureHttpRun({ server, fixture, run, settings, verify })
       latencyP50Ms: load.latencyMs?.p50 ?? null,
       latencyP99Ms: load.latencyMs?.p99 ?? null,
     };
+  } catch (err) {
+    return { ...base, outcome: 'failed', reason: err.message };
+  } finally {
+    await handle.stop();
+  }
+}
+
+/**
+ * A separate, untimed pass under strace: starts `server`, warms it up, and
+ * counts its syscalls during a short load (wrk for `seconds`, or one bigread
+ * request). Resolves { server, bytesPerFile, outcome, reason?, requests, syscalls }.
+ */
+export async function traceHttpSyscalls({ server, fixture, settings, seconds = 2 }) {
+  const base = { server: server.id, bytesPerFile: fixture.bytes };
+  const port = await findFreePort();
+  let handle;
+  try {
+    handle = await startServer({ name: server.label, port, ...server.command({ root: FIXTURE_DIR, port, zerocopyArgs: settings.zerocopyArgs }) });
+  } catch (err) {
+    if (err.code !== 'BENCH_NOT_STARTED') throw err;
+    return { ...base, outcome: 'not-started', reason: err.message };
+  }
+  try {
+    const useWrk = fixture.bytes <= WRK_MAX_BYTES;
+    const url = `http://127.0.0.1:${port}${fixture.urlPath}`;
+    const load = () =>
+      useWrk
+        ? runWrk({ url, threads: settings.wrkThreads, connections: settings.wrkConnections, seconds })
+        : runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, recvBufferBytes: settings.bigRecvBufferBytes, seconds: 60, maxRequests: 1 });
+    await load(); // warm-up, so start-up work is not counted
+    let result;
+    const syscalls = await countSyscalls(handle.pgid, async () => {
+      result = await load();
+    });
+    if (!result.requests) return { ...base, outcome: 'failed', reason: 'no successful request under strace' };
+    return { ...base, outcome: 'ok', requests: result.requests, syscalls };
   } catch (err) {
     return { ...base, outcome: 'failed', reason: err.message };
   } finally {

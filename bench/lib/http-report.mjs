@@ -6,6 +6,7 @@ import { formatSize } from './fixtures.mjs';
 import { WRK_MAX_BYTES } from './http-measure.mjs';
 import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
 import { renderBarChart } from './svg-chart.mjs';
+import { formatSyscalls } from './syscalls.mjs';
 
 /** Per-run figures derived from a record (all per decimal GB, see report.mjs). */
 export function deriveHttpMetrics(record) {
@@ -75,7 +76,7 @@ const HTTP_TARGETS = [
  * `unavailable` maps a server id to why it did not run.
  * Returns { markdown, charts: [{ suffix, svg }], peerOnly }.
  */
-export function buildHttpReport({ records, fixtures, servers, unavailable, settings, environment, title }) {
+export function buildHttpReport({ records, syscallRecords = [], fixtures, servers, unavailable, settings, environment, title }) {
   const summaries = summarizeHttp(records);
   const projectRan = servers.some((s) => s.isProject && !unavailable.has(s.id) && records.some((r) => r.server === s.id && r.outcome === 'ok'));
   const summaryOf = (id, bytes) => summaries.get(id)?.get(bytes) ?? null;
@@ -95,9 +96,10 @@ export function buildHttpReport({ records, fixtures, servers, unavailable, setti
   out.push('## Method', '');
   out.push(
     `- Each measurement starts a fresh server process (its own process group), checks one response against the fixture's sha256 (first run of each size only), warms it up for ${settings.warmupSeconds} s, then applies a bounded load from 127.0.0.1. Servers run in rotating order within each run so drift on this shared machine hits all of them alike. ${settings.runs} run(s) per server and size; every figure is the median over runs, each metric on its own.`,
-    `- Files ≤ ${formatSize(WRK_MAX_BYTES)}: \`wrk -t${settings.wrkThreads} -c${settings.wrkConnections} -d${settings.wrkSeconds}s\`. Larger files: \`bigread\` (bench/clients/bigread.c, 1 MiB recv buffer), ${settings.bigConnections} keep-alive connection(s), ${settings.bigSeconds} s or ${settings.bigMaxRequests} requests.`,
+    `- Files ≤ ${formatSize(WRK_MAX_BYTES)}: \`wrk -t${settings.wrkThreads} -c${settings.wrkConnections} -d${settings.wrkSeconds}s\`. Larger files: \`bigread\` (bench/clients/bigread.c, ${formatSize(settings.bigRecvBufferBytes)} per recv), ${settings.bigConnections} keep-alive connection(s), ${settings.bigSeconds} s or ${settings.bigMaxRequests} requests.`,
     '- **GB/s** counts response body bytes (1 GB = 10^9 bytes). **CPU-s/GB** = server CPU seconds (utime+stime of the server\'s process group, from /proc/PID/stat, including reaped children) during the timed load ÷ body GB sent; user and sys are shown as `user + sys`. **CPU µs/req** is the same CPU time per request. **Peak RSS** is VmHWM summed over the server\'s processes.',
     '- Ratio columns divide this row\'s median by the peer\'s: for req/s and GB/s above 1× is faster than the peer; for CPU/GB below 1× is cheaper than the peer.',
+    '- On loopback a sender\'s CPU per GB rises with the client\'s read speed (nginx: ~0.3 CPU-s/GB against a 1 MiB-recv client, ~0.08 against a 64 KiB one; bench/README.md, Caveats). All servers in one run face the same client; compare within a run.',
     '',
   );
 
@@ -154,6 +156,17 @@ export function buildHttpReport({ records, fixtures, servers, unavailable, setti
     }
   }
   out.push(targetRows.length ? markdownTable([{ title: 'Size' }, { title: 'Target' }, { title: 'Measured', align: 'right' }, { title: 'Result' }], targetRows) : 'No target applies to the sizes measured.', '');
+
+  if (syscallRecords.length) {
+    out.push('## Syscalls per request (strace -f -c, separate untimed pass)', '');
+    out.push('The six most frequent syscalls of the server process group per request, counted during a short extra load (wrk for 2 s, or one bigread request) after a warm-up. strace slows the server, so no timing comes from this pass; it shows which path moved the bytes (sendfile vs read/write, pread64, writev).', '');
+    const cell = (server, fixture) => {
+      const r = syscallRecords.find((x) => x.server === server.id && x.bytesPerFile === fixture.bytes);
+      if (!r) return unavailable.has(server.id) ? 'not available' : '–';
+      return r.outcome === 'ok' ? formatSyscalls(r.syscalls, r.requests) : `${r.outcome}: ${r.reason}`;
+    };
+    out.push(markdownTable([{ title: 'Server' }, ...fixtures.map((f) => ({ title: f.label }))], servers.map((server) => [server.label, ...fixtures.map((f) => cell(server, f))])), '');
+  }
 
   const charts = httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly: !projectRan });
   out.push('## Charts', '');

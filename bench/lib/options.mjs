@@ -77,3 +77,11 @@ export function positiveNumber(text) {
 export function list(text) {
   return String(text).split(',').map((item) => item.trim()).filter(Boolean);
 }
+
+/** 'on'/'off' (also 1/0, true/false, yes/no) → boolean. */
+export function onOff(text) {
+  const value = String(text).toLowerCase();
+  if (['on', '1', 'true', 'yes'].includes(value)) return true;
+  if (['off', '0', 'false', 'no'].includes(value)) return false;
+  throw new Error(`expected on or off, got ${JSON.stringify(text)}`);
+}

@@ -2,7 +2,7 @@
 // path of the machine that ran a benchmark ends up in code or reports.
 
 import { fileURLToPath } from 'node:url';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 /** bench/ */
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -12,8 +12,11 @@ export const REPO_DIR = join(BENCH_DIR, '..');
 export const WORK_DIR = join(BENCH_DIR, '.work');
 /** Committed Markdown reports and SVG charts. */
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
-/** The project's CLI entry point; it may not exist yet. */
-export const PROJECT_CLI = join(REPO_DIR, 'bin', 'zerocopy.js');
+/**
+ * The project's CLI entry point; it may not exist yet. BENCH_ZEROCOPY_CLI
+ * points the benchmarks at another build (e.g. a checkout being compared).
+ */
+export const PROJECT_CLI = process.env.BENCH_ZEROCOPY_CLI ? resolve(process.env.BENCH_ZEROCOPY_CLI) : join(REPO_DIR, 'bin', 'zerocopy.js');
 
 /** A path for display, relative to the repository root. */
 export function displayPath(path) {

@@ -209,20 +209,20 @@ export async function startServer({ name, command, args, cwd, env, port, timeout
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const failure = await Promise.race([spawnError, sleep(25, null)]);
-    if (failure) throw notStarted(name, `cannot spawn ${command}: ${failure.message}`, handle);
+    if (failure) throw notStarted(`cannot spawn ${command}: ${failure.message}`, handle);
     if (handle.exitInfo()) {
       const { code, signal } = handle.exitInfo();
-      throw notStarted(name, `exited (${signal ?? `code ${code}`}) before listening`, handle);
+      throw notStarted(`exited (${signal ?? `code ${code}`}) before listening`, handle);
     }
     const inodes = listeningInodes(port);
     if (inodes.size > 0) {
       if (groupOwnsInode(handle.pgid, inodes)) return handle;
       await handle.stop();
-      throw notStarted(name, `port ${port} was taken by another process`, handle);
+      throw notStarted(`port ${port} was taken by another process`, handle);
     }
     if (Date.now() >= deadline) {
       await handle.stop();
-      throw notStarted(name, `not listening on 127.0.0.1:${port} after ${timeoutMs} ms`, handle);
+      throw notStarted(`not listening on 127.0.0.1:${port} after ${timeoutMs} ms`, handle);
     }
   }
 }
@@ -349,9 +349,9 @@ function trackChild(name, child) {
   };
 }
 
-function notStarted(name, reason, handle) {
+function notStarted(reason, handle) {
   const tail = handle.output().trim().split('\n').slice(-3).join(' | ');
-  const err = new Error(`${name}: ${reason}${tail ? ` — ${tail}` : ''}`);
+  const err = new Error(`${reason}${tail ? ` — ${tail}` : ''}`);
   err.code = 'BENCH_NOT_STARTED';
   err.reason = reason;
   return err;

@@ -1,8 +1,10 @@
 // One measured run of one TCP relay: a fresh sink, a fresh proxy in front of
 // it (none for the direct baseline), a verified warm-up stream, then a timed
-// multi-GB stream while sampling the proxy's CPU time.
+// multi-GB stream while sampling the proxy's CPU time. Also the separate
+// strace pass that counts the relay's syscalls.
 
 import { cpuDelta, findFreePort, listGroup, peakGroupRssKiB, sampleGroupCpu, startServer, waitForGroupSize } from './proc.mjs';
+import { countSyscalls } from './syscalls.mjs';
 import { runSource, startSink } from './tcpstream.mjs';
 
 /**
@@ -57,6 +59,42 @@ export async function measureProxyRun({ proxy, run, bytes, warmupBytes, zerocopy
     const seconds = Number(received.eofNs - sent.startNs) / 1e9;
     const cpu = handle ? cpuDelta(before, after) : { userSeconds: null, sysSeconds: null };
     return { ...base, outcome: 'ok', bytes, seconds, ...cpu, rssKiB };
+  } catch (err) {
+    return { ...base, outcome: 'failed', reason: err.message };
+  } finally {
+    if (handle) await handle.stop();
+    await sink.handle.stop();
+  }
+}
+
+/**
+ * A separate, untimed pass under strace: counts the relay's syscalls while
+ * it moves one `bytes` stream (after an unverified warm-up stream).
+ * Resolves { proxy, outcome, reason?, bytes, syscalls }.
+ */
+export async function traceProxySyscalls({ proxy, bytes, zerocopyArgs }) {
+  const base = { proxy: proxy.id };
+  const sink = await startSink({ connections: 2, verifyFirst: false });
+  let handle = null;
+  try {
+    const port = await findFreePort();
+    try {
+      handle = await startServer({ name: proxy.label, port, ...proxy.command({ listenPort: port, upstreamPort: sink.port, zerocopyArgs }) });
+    } catch (err) {
+      if (err.code !== 'BENCH_NOT_STARTED') throw err;
+      return { ...base, outcome: 'not-started', reason: err.message };
+    }
+    const idleProcesses = listGroup(handle.pgid).length;
+    const timeoutMs = Math.max(120000, (bytes / 5e6) * 1000); // strace slows the relay a lot
+    await runSource({ port, bytes: 16 << 20, timeoutMs });
+    await sink.nextReceived(10000);
+    await waitForGroupSize(handle.pgid, idleProcesses);
+    const syscalls = await countSyscalls(handle.pgid, async () => {
+      await runSource({ port, bytes, timeoutMs });
+      await sink.nextReceived(10000);
+      await waitForGroupSize(handle.pgid, idleProcesses);
+    });
+    return { ...base, outcome: 'ok', bytes, syscalls };
   } catch (err) {
     return { ...base, outcome: 'failed', reason: err.message };
   } finally {

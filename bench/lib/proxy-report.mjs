@@ -5,6 +5,7 @@
 import { formatSize } from './fixtures.mjs';
 import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
 import { renderBarChart } from './svg-chart.mjs';
+import { formatSyscalls } from './syscalls.mjs';
 
 /** Per-run figures derived from a record (per decimal GB, see report.mjs). */
 export function deriveProxyMetrics(record) {
@@ -44,9 +45,13 @@ export function summarizeProxies(records) {
 
 // Issue 4, "Proof and speed": targets for zerocopy proxy, as ratios in one run.
 const PROXY_TARGETS = [
-  { text: 'proxy CPU per GB ≤ 1.2× HAProxy (splice)', peer: 'haproxy', value: (p, z) => ratio(z.cpuPerGb, p.cpuPerGb), pass: (r) => r <= 1.2 },
+  { text: 'proxy CPU per GB ≤ 1.2× HAProxy (splice-auto)', peer: 'haproxy', value: (p, z) => ratio(z.cpuPerGb, p.cpuPerGb), pass: (r) => r <= 1.2 },
   { text: 'proxy CPU per GB ≥ 2.5× below node a.pipe(b)', peer: 'node-pipe', value: (p, z) => ratio(p.cpuPerGb, z.cpuPerGb), pass: (r) => r >= 2.5 },
-  { text: 'throughput ≥ HAProxy (splice)', peer: 'haproxy', value: (p, z) => ratio(z.gbPerSec, p.gbPerSec), pass: (r) => r >= 1 },
+  { text: 'throughput ≥ HAProxy (splice-auto)', peer: 'haproxy', value: (p, z) => ratio(z.gbPerSec, p.gbPerSec), pass: (r) => r >= 1 },
+  // Not in the issue: the same two bars against HAProxy forced to splice
+  // everything, which is cheaper here than splice-auto (peers/haproxy.mjs).
+  { text: 'informational: proxy CPU per GB vs HAProxy (splice always), aim ≤ 1.2×', peer: 'haproxy-splice', value: (p, z) => ratio(z.cpuPerGb, p.cpuPerGb), pass: (r) => r <= 1.2 },
+  { text: 'informational: throughput vs HAProxy (splice always), aim ≥ 1×', peer: 'haproxy-splice', value: (p, z) => ratio(z.gbPerSec, p.gbPerSec), pass: (r) => r >= 1 },
 ];
 
 /**
@@ -54,7 +59,7 @@ const PROXY_TARGETS = [
  * `unavailable` maps an id to why it did not run.
  * Returns { markdown, charts: [{ suffix, svg }], peerOnly }.
  */
-export function buildProxyReport({ records, proxies, unavailable, settings, environment, title }) {
+export function buildProxyReport({ records, syscallRecords = [], proxies, unavailable, settings, environment, title }) {
   const summaries = summarizeProxies(records);
   const projectRan = proxies.some((p) => p.isProject && summaries.get(p.id)?.runs > 0);
   const whyMissing = (proxy) => {
@@ -122,6 +127,22 @@ export function buildProxyReport({ records, proxies, unavailable, settings, envi
     ),
     '',
   );
+
+  if (syscallRecords.length) {
+    out.push('## Syscalls per GB relayed (strace -f -c, separate untimed pass)', '');
+    out.push(`The six most frequent syscalls of the relay's process group per GB, counted while it relayed one ${formatSize(syscallRecords.find((r) => r.bytes)?.bytes ?? 0)} stream after a warm-up. strace slows the relay, so no timing comes from this pass; it shows which path moved the bytes (splice vs recvfrom/sendto, read/write).`, '');
+    out.push(
+      markdownTable(
+        [{ title: 'Relay' }, { title: 'calls per GB' }],
+        proxies.filter((p) => p.command).map((proxy) => {
+          const r = syscallRecords.find((x) => x.proxy === proxy.id);
+          if (!r) return [proxy.label, unavailable.has(proxy.id) ? 'not available' : '–'];
+          return [proxy.label, r.outcome === 'ok' ? formatSyscalls(r.syscalls, r.bytes / BYTES_PER_GB) : `${r.outcome}: ${r.reason}`];
+        }),
+      ),
+      '',
+    );
+  }
 
   const labels = proxies.map((p) => p.label);
   const note = `${projectRan ? '' : 'PEER-ONLY: project proxy not available. '}${formatSize(settings.bytes)} per run, medians of ${settings.runs} run(s); ${new Date().toISOString().slice(0, 10)}`;

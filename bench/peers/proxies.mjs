@@ -30,7 +30,14 @@ export const PROXIES = [
     label: 'HAProxy (splice-auto)',
     byDefault: true,
     unavailableReason: needsCommand('haproxy'),
-    command: haproxyCommand,
+    command: ({ listenPort, upstreamPort }) => haproxyCommand({ listenPort, upstreamPort, splice: 'auto' }),
+  },
+  {
+    id: 'haproxy-splice',
+    label: 'HAProxy (splice always)',
+    byDefault: true,
+    unavailableReason: needsCommand('haproxy'),
+    command: ({ listenPort, upstreamPort }) => haproxyCommand({ listenPort, upstreamPort, splice: 'always' }),
   },
   {
     id: 'node-pipe',
