@@ -5,7 +5,8 @@
 //   node bench/http.mjs [--quick] [--runs 3] [--sizes 4k,1m,64m,1g] ...
 //   node bench/http.mjs --help
 //
-// Writes bench/results/<out>.md, <out>-*.svg and <out>.json.
+// Writes bench/results/<out>.md, <out>-*.svg and <out>.json (every run, from
+// which --report-only can redraw the report).
 
 import { compileClient } from './lib/compile.mjs';
 import { describeEnvironment, hasCommand, peerPackageVersions } from './lib/environment.mjs';
@@ -13,7 +14,7 @@ import { ensureFixtures, formatSize, parseSize } from './lib/fixtures.mjs';
 import { WRK_MAX_BYTES, measureHttpRun, traceHttpSyscalls } from './lib/http-measure.mjs';
 import { buildHttpReport, deriveHttpMetrics } from './lib/http-report.mjs';
 import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
-import { formatNumber, writeRawJson, writeResults } from './lib/report.mjs';
+import { formatNumber, readRawJson, writeRawJson, writeResults } from './lib/report.mjs';
 import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { HTTP_SERVERS } from './peers/http-servers.mjs';
 import { splitArgs } from './peers/zerocopy.mjs';
@@ -34,6 +35,7 @@ const options = readOptions(
     'zerocopy-args': { env: 'BENCH_ZEROCOPY_ARGS', default: [], parse: splitArgs, help: 'extra flags for zerocopy serve' },
     syscalls: { env: 'BENCH_SYSCALLS', default: true, parse: onOff, help: 'on|off: extra untimed pass counting server syscalls with strace -f -c' },
     out: { env: 'BENCH_OUT', default: 'http', quick: 'http-quick', help: 'results name: bench/results/<out>.md' },
+    'report-only': { type: 'boolean', help: 'rewrite <out>.md and charts from <out>.json without measuring' },
   },
   { usage: 'usage: node bench/http.mjs [options]\nStatic-file benchmark: the project against its peers (see bench/README.md).' },
 );
@@ -52,80 +54,98 @@ const settings = {
   zerocopyArgs: options['zerocopy-args'],
 };
 
-const unknown = options.servers.filter((id) => !HTTP_SERVERS.some((s) => s.id === id));
-if (unknown.length) {
-  console.error(`unknown server(s): ${unknown.join(', ')}; known: ${HTTP_SERVERS.map((s) => s.id).join(', ')}`);
-  process.exit(2);
-}
-const servers = HTTP_SERVERS.filter((s) => options.servers.includes(s.id));
-const sizes = [...new Set(options.sizes.map(parseSize))].sort((a, b) => a - b);
-if (sizes.some((bytes) => bytes <= WRK_MAX_BYTES) && !hasCommand('wrk')) {
-  console.error('wrk is not installed; it drives the small-file runs (apt-get install wrk)');
-  process.exit(1);
-}
-if (sizes.some((bytes) => bytes > WRK_MAX_BYTES)) compileClient('bigread');
-
 const log = (line) => console.log(line);
-const unavailable = new Map();
-for (const server of servers) {
-  const reason = server.unavailableReason();
-  if (reason) {
-    unavailable.set(server.id, reason);
-    log(`${server.label}: not available (${reason})`);
-  }
-}
-
-log(`fixtures: ${sizes.map(formatSize).join(', ')}`);
-const fixtures = ensureFixtures(sizes, log);
-const environment = [
-  ...describeEnvironment([
-    ['nginx', 'nginx', ['-v']],
-    ['wrk', 'wrk', ['-v']],
-    ['C compiler', process.env.CC || 'cc', ['--version']],
-  ]),
-  ['npm peers', peerPackageVersions(['express', 'serve-static', 'fastify', '@fastify/static'])],
-];
-
-const records = [];
 const started = Date.now();
-for (const fixture of fixtures) {
-  for (let run = 1; run <= settings.runs; run++) {
-    const active = servers.filter((s) => !unavailable.has(s.id));
-    // Rotate the order each run so no server always goes first (or last)
-    // while the shared machine's background load drifts.
-    const order = active.map((_, i) => active[(i + run - 1) % active.length]);
-    for (const server of order) {
-      const record = await measureHttpRun({ server, fixture, run, settings, verify: run === 1 });
-      records.push(record);
-      if (record.outcome === 'not-started') {
-        // Neither the project's CLI nor a broken peer will start on a retry.
-        unavailable.set(server.id, record.reason);
-      }
-      log(`${fixture.label.padEnd(7)} run ${run}/${settings.runs}  ${server.label.padEnd(42)} ${describe(record)}`);
-    }
-  }
-}
-
-// Untimed: strace slows the traced server several-fold.
-const syscallRecords = [];
-if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
-if (options.syscalls && canCountSyscalls()) {
-  for (const fixture of fixtures) {
-    for (const server of servers.filter((s) => !unavailable.has(s.id))) {
-      const record = await traceHttpSyscalls({ server, fixture, settings });
-      syscallRecords.push(record);
-      const detail = record.outcome === 'ok' ? `per request: ${formatSyscalls(record.syscalls, record.requests, 4)}` : `${record.outcome}: ${record.reason}`;
-      log(`${fixture.label.padEnd(7)} strace   ${server.label.padEnd(42)} ${detail}`);
-    }
-  }
-}
-
-const title = `Static-file HTTP benchmark${options.quick ? ' (quick smoke run)' : ''}`;
-const report = buildHttpReport({ records, syscallRecords, fixtures, servers, unavailable, settings, environment, title });
-const written = writeResults(settings.name, report.markdown, report.charts);
-written.push(writeRawJson(settings.name, { settings, environment, records, syscallRecords }));
+const run = options['report-only'] ? readRawJson(settings.name) : await measure();
+const servers = HTTP_SERVERS.filter((s) => run.serverIds.includes(s.id));
+const fixtures = run.fixtures;
+const unavailable = new Map(Object.entries(run.unavailable));
+const title = `Static-file HTTP benchmark${run.quick ? ' (quick smoke run)' : ''}`;
+const report = buildHttpReport({ ...run, servers, unavailable, title });
+const written = writeResults(run.settings.name, report.markdown, report.charts);
+if (!options['report-only']) written.push(writeRawJson(run.settings.name, run));
 log(`\n${report.peerOnly ? 'peer-only results' : 'results'} in ${Math.round((Date.now() - started) / 1000)} s:`);
 for (const file of written) log(`  ${file}`);
+
+/** Runs every measurement; resolves what the report and <out>.json need. */
+async function measure() {
+  const unknown = options.servers.filter((id) => !HTTP_SERVERS.some((s) => s.id === id));
+  if (unknown.length) {
+    console.error(`unknown server(s): ${unknown.join(', ')}; known: ${HTTP_SERVERS.map((s) => s.id).join(', ')}`);
+    process.exit(2);
+  }
+  const servers = HTTP_SERVERS.filter((s) => options.servers.includes(s.id));
+  const sizes = [...new Set(options.sizes.map(parseSize))].sort((a, b) => a - b);
+  if (sizes.some((bytes) => bytes <= WRK_MAX_BYTES) && !hasCommand('wrk')) {
+    console.error('wrk is not installed; it drives the small-file runs (apt-get install wrk)');
+    process.exit(1);
+  }
+  if (sizes.some((bytes) => bytes > WRK_MAX_BYTES)) compileClient('bigread');
+
+  const unavailable = new Map();
+  for (const server of servers) {
+    const reason = server.unavailableReason();
+    if (reason) {
+      unavailable.set(server.id, reason);
+      log(`${server.label}: not available (${reason})`);
+    }
+  }
+
+  log(`fixtures: ${sizes.map(formatSize).join(', ')}`);
+  const fixtures = ensureFixtures(sizes, log);
+  const environment = [
+    ...describeEnvironment([
+      ['nginx', 'nginx', ['-v']],
+      ['wrk', 'wrk', ['-v']],
+      ['C compiler', process.env.CC || 'cc', ['--version']],
+    ]),
+    ['npm peers', peerPackageVersions(['express', 'serve-static', 'fastify', '@fastify/static'])],
+  ];
+
+  const records = [];
+  for (const fixture of fixtures) {
+    for (let run = 1; run <= settings.runs; run++) {
+      const active = servers.filter((s) => !unavailable.has(s.id));
+      // Rotate the order each run so no server always goes first (or last)
+      // while the shared machine's background load drifts.
+      const order = active.map((_, i) => active[(i + run - 1) % active.length]);
+      for (const server of order) {
+        const record = await measureHttpRun({ server, fixture, run, settings, verify: run === 1 });
+        records.push(record);
+        if (record.outcome === 'not-started') {
+          // Neither the project's CLI nor a broken peer will start on a retry.
+          unavailable.set(server.id, record.reason);
+        }
+        log(`${fixture.label.padEnd(7)} run ${run}/${settings.runs}  ${server.label.padEnd(42)} ${describe(record)}`);
+      }
+    }
+  }
+
+  // Untimed: strace slows the traced server several-fold.
+  const syscallRecords = [];
+  if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
+  if (options.syscalls && canCountSyscalls()) {
+    for (const fixture of fixtures) {
+      for (const server of servers.filter((s) => !unavailable.has(s.id))) {
+        const record = await traceHttpSyscalls({ server, fixture, settings });
+        syscallRecords.push(record);
+        const detail = record.outcome === 'ok' ? `per request: ${formatSyscalls(record.syscalls, record.requests, 4)}` : `${record.outcome}: ${record.reason}`;
+        log(`${fixture.label.padEnd(7)} strace   ${server.label.padEnd(42)} ${detail}`);
+      }
+    }
+  }
+  return {
+    quick: options.quick,
+    settings,
+    environment,
+    serverIds: servers.map((s) => s.id),
+    // No absolute paths in committed results: the file is re-derived from the name.
+    fixtures: fixtures.map(({ bytes, label, urlPath, sha256 }) => ({ bytes, label, urlPath, sha256 })),
+    unavailable: Object.fromEntries(unavailable),
+    records,
+    syscallRecords,
+  };
+}
 
 function describe(record) {
   if (record.outcome !== 'ok') return `${record.outcome}: ${record.reason}`;

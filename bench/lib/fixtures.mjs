@@ -18,7 +18,9 @@ const UNIT_BYTES = { k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 export function parseSize(text) {
   const match = /^(\d+)([kmg]?)(i?b)?$/i.exec(String(text).trim());
   if (!match) throw new Error(`bad size ${JSON.stringify(text)} (use e.g. 4k, 1m, 64m, 1g)`);
-  return Number(match[1]) * (UNIT_BYTES[match[2].toLowerCase()] ?? 1);
+  const bytes = Number(match[1]) * (UNIT_BYTES[match[2].toLowerCase()] ?? 1);
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new Error(`size ${JSON.stringify(text)} must be at least 1 byte`);
+  return bytes;
 }
 
 /** 4096 → '4 KiB', 1073741824 → '1 GiB'. */

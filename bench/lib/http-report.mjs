@@ -4,7 +4,7 @@
 
 import { formatSize } from './fixtures.mjs';
 import { WRK_MAX_BYTES } from './http-measure.mjs';
-import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
+import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, medianWithSplit, ratio } from './report.mjs';
 import { renderBarChart } from './svg-chart.mjs';
 import { formatSyscalls } from './syscalls.mjs';
 
@@ -25,7 +25,8 @@ export function deriveHttpMetrics(record) {
 /**
  * Medians per server and size. Each metric's median is taken on its own
  * across the ok runs (so the median req/s and the median CPU/GB may come
- * from different runs). Returns Map<serverId, Map<bytesPerFile, summary>>.
+ * from different runs); the user/sys split of CPU/GB comes with its total
+ * (medianWithSplit). Returns Map<serverId, Map<bytesPerFile, summary>>.
  */
 export function summarizeHttp(records) {
   const groups = new Map();
@@ -43,6 +44,7 @@ export function summarizeHttp(records) {
       const ok = list.filter((r) => r.outcome === 'ok');
       const derived = ok.map(deriveHttpMetrics);
       const pick = (key) => median(derived.map((d) => d[key]));
+      const cpu = medianWithSplit(derived, (d) => d.cpuPerGb, ['cpuUserPerGb', 'cpuSysPerGb']);
       out.set(size, {
         runs: ok.length,
         attempted: list.length,
@@ -50,9 +52,9 @@ export function summarizeHttp(records) {
         reasons: [...new Set(list.filter((r) => r.outcome !== 'ok').map((r) => r.reason))],
         reqPerSec: pick('reqPerSec'),
         gbPerSec: pick('gbPerSec'),
-        cpuUserPerGb: pick('cpuUserPerGb'),
-        cpuSysPerGb: pick('cpuSysPerGb'),
-        cpuPerGb: pick('cpuPerGb'),
+        cpuPerGb: cpu?.total ?? null,
+        cpuUserPerGb: cpu?.parts.cpuUserPerGb ?? null,
+        cpuSysPerGb: cpu?.parts.cpuSysPerGb ?? null,
         cpuUsPerReq: pick('cpuUsPerReq'),
         rssMiB: pick('rssMiB'),
         latencyP99Ms: median(ok.map((r) => r.latencyP99Ms)),
@@ -95,7 +97,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
   out.push(environmentTable(environment), '');
   out.push('## Method', '');
   out.push(
-    `- Each measurement starts a fresh server process (its own process group), checks one response against the fixture's sha256 (first run of each size only), warms it up for ${settings.warmupSeconds} s, then applies a bounded load from 127.0.0.1. Servers run in rotating order within each run so drift on this shared machine hits all of them alike. ${settings.runs} run(s) per server and size; every figure is the median over runs, each metric on its own.`,
+    `- Each measurement starts a fresh server process (its own process group), checks one response against the fixture's sha256 (first run of each size only), warms it up for ${settings.warmupSeconds} s, then applies a bounded load from 127.0.0.1. Servers run in rotating order within each run so drift on this shared machine hits all of them alike. ${settings.runs} run(s) per server and size; every figure is the median over runs, each metric on its own (the \`user + sys\` split is that of the median run, so the halves add up to the total).`,
     `- Files ≤ ${formatSize(WRK_MAX_BYTES)}: \`wrk -t${settings.wrkThreads} -c${settings.wrkConnections} -d${settings.wrkSeconds}s\`. Larger files: \`bigread\` (bench/clients/bigread.c, ${formatSize(settings.bigRecvBufferBytes)} per recv), ${settings.bigConnections} keep-alive connection(s), ${settings.bigSeconds} s or ${settings.bigMaxRequests} requests.`,
     '- **GB/s** counts response body bytes (1 GB = 10^9 bytes). **CPU-s/GB** = server CPU seconds (utime+stime of the server\'s process group, from /proc/PID/stat, including reaped children) during the timed load ÷ body GB sent; user and sys are shown as `user + sys`. **CPU µs/req** is the same CPU time per request. **Peak RSS** is VmHWM summed over the server\'s processes.',
     '- Ratio columns divide this row\'s median by the peer\'s: for req/s and GB/s above 1× is faster than the peer; for CPU/GB below 1× is cheaper than the peer.',
@@ -168,7 +170,8 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
     out.push(markdownTable([{ title: 'Server' }, ...fixtures.map((f) => ({ title: f.label }))], servers.map((server) => [server.label, ...fixtures.map((f) => cell(server, f))])), '');
   }
 
-  const charts = httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly: !projectRan });
+  const runDate = String(environment.find(([key]) => key === 'Date')?.[1] ?? '').slice(0, 10);
+  const charts = httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly: !projectRan, runDate });
   out.push('## Charts', '');
   for (const chart of charts) out.push(`![${chart.alt}](${settings.name}-${chart.suffix}.svg)`, '');
 
@@ -196,9 +199,9 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
   return { markdown: out.join('\n'), charts: charts.map(({ suffix, svg }) => ({ suffix, svg })), peerOnly: !projectRan };
 }
 
-function httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly }) {
+function httpCharts({ summaries, fixtures, servers, unavailable, settings, whyMissing, peerOnly, runDate }) {
   const labels = servers.map((s) => s.label);
-  const note = `${peerOnly ? 'PEER-ONLY: project server not available. ' : ''}Medians of ${settings.runs} run(s); ${new Date().toISOString().slice(0, 10)}`;
+  const note = `${peerOnly ? 'PEER-ONLY: project server not available. ' : ''}Medians of ${settings.runs} run(s); ${runDate}`;
   const panelsFor = (pickFixtures, unit, bar) =>
     pickFixtures.map((fixture) => ({
       title: fixture.label,

@@ -3,7 +3,7 @@
 // issue 4 targets, and every raw run.
 
 import { formatSize } from './fixtures.mjs';
-import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
+import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, medianWithSplit, ratio } from './report.mjs';
 import { renderBarChart } from './svg-chart.mjs';
 import { formatSyscalls } from './syscalls.mjs';
 
@@ -29,14 +29,15 @@ export function summarizeProxies(records) {
     const ok = list.filter((r) => r.outcome === 'ok');
     const derived = ok.map(deriveProxyMetrics);
     const pick = (key) => median(derived.map((d) => d[key]));
+    const cpu = medianWithSplit(derived, (d) => d.cpuPerGb, ['cpuUserPerGb', 'cpuSysPerGb']);
     summaries.set(id, {
       runs: ok.length,
       attempted: list.length,
       reasons: [...new Set(list.filter((r) => r.outcome !== 'ok').map((r) => r.reason))],
       gbPerSec: pick('gbPerSec'),
-      cpuUserPerGb: pick('cpuUserPerGb'),
-      cpuSysPerGb: pick('cpuSysPerGb'),
-      cpuPerGb: pick('cpuPerGb'),
+      cpuPerGb: cpu?.total ?? null,
+      cpuUserPerGb: cpu?.parts.cpuUserPerGb ?? null,
+      cpuSysPerGb: cpu?.parts.cpuSysPerGb ?? null,
       rssMiB: pick('rssMiB'),
     });
   }
@@ -75,7 +76,7 @@ export function buildProxyReport({ records, syscallRecords = [], proxies, unavai
   out.push(environmentTable(environment), '');
   out.push('## Method', '');
   out.push(
-    `- Each run starts a fresh sink (\`tcpstream sink\`, bench/clients/tcpstream.c) and a fresh relay in front of it, each in its own process group, all on 127.0.0.1. A ${formatSize(settings.warmupBytes)} warm-up stream is verified byte for byte by the sink; then \`tcpstream source\` pushes ${formatSize(settings.bytes)} through the relay in one connection and half-closes, and the sink reads to EOF. Relays run in rotating order within each run. ${settings.runs} run(s) per relay; every figure is the median over runs, each metric on its own.`,
+    `- Each run starts a fresh sink (\`tcpstream sink\`, bench/clients/tcpstream.c) and a fresh relay in front of it, each in its own process group, all on 127.0.0.1. A ${formatSize(settings.warmupBytes)} warm-up stream is verified byte for byte by the sink; then \`tcpstream source\` pushes ${formatSize(settings.bytes)} through the relay in one connection and half-closes, and the sink reads to EOF. Relays run in rotating order within each run. ${settings.runs} run(s) per relay; every figure is the median over runs, each metric on its own (the \`user + sys\` split is that of the median run, so the halves add up to the total).`,
     '- **GB/s** = bytes ÷ (time the last byte reached the sink − time the source began connecting), both from CLOCK_MONOTONIC (1 GB = 10^9 bytes). "no proxy" connects source to sink directly: the ceiling of this machine.',
     '- **Proxy CPU-s/GB** = the relay\'s CPU seconds (utime+stime of its process group from /proc/PID/stat, plus reaped children such as socat\'s per-connection fork) during the timed stream ÷ GB relayed, shown as `user + sys`. Source and sink CPU are not counted. **Peak RSS** is VmHWM of the relay\'s live processes (a forked child that already exited is not included).',
     '- Ratio columns divide this row\'s median by the peer\'s: for GB/s above 1× is faster; for CPU/GB below 1× is cheaper.',
@@ -145,7 +146,8 @@ export function buildProxyReport({ records, syscallRecords = [], proxies, unavai
   }
 
   const labels = proxies.map((p) => p.label);
-  const note = `${projectRan ? '' : 'PEER-ONLY: project proxy not available. '}${formatSize(settings.bytes)} per run, medians of ${settings.runs} run(s); ${new Date().toISOString().slice(0, 10)}`;
+  const runDate = String(environment.find(([key]) => key === 'Date')?.[1] ?? '').slice(0, 10);
+  const note = `${projectRan ? '' : 'PEER-ONLY: project proxy not available. '}${formatSize(settings.bytes)} per run, medians of ${settings.runs} run(s); ${runDate}`;
   const bars = (bar) =>
     proxies.map((proxy) => {
       const s = summaries.get(proxy.id);

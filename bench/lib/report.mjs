@@ -1,8 +1,8 @@
 // Statistics and Markdown output shared by the benchmark reports.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RESULTS_DIR, displayPath } from './paths.mjs';
+import { REPO_DIR, RESULTS_DIR, displayPath } from './paths.mjs';
 
 /** Decimal units, as network throughput is usually quoted: 1 GB = 10^9 bytes. */
 export const BYTES_PER_GB = 1e9;
@@ -13,6 +13,22 @@ export function median(values) {
   if (sorted.length === 0) return null;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * The median of `total(item)` together with a split of it into parts that
+ * add up exactly: the parts are those of the middle item (odd count) or the
+ * mean of the two middle items' parts (even count), by total. Used for
+ * "user + sys" so that the two shown halves always sum to the shown median.
+ * Returns { total, parts: { name: value } } or null when no item has a total.
+ */
+export function medianWithSplit(items, total, partNames) {
+  const sorted = items.filter((item) => Number.isFinite(total(item))).sort((a, b) => total(a) - total(b));
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  const middle = sorted.length % 2 ? [sorted[mid]] : [sorted[mid - 1], sorted[mid]];
+  const mean = (pick) => middle.reduce((sum, item) => sum + pick(item), 0) / middle.length;
+  return { total: mean(total), parts: Object.fromEntries(partNames.map((name) => [name, mean((item) => item[name])])) };
 }
 
 /** a / b, or null when either is missing or b is zero. */
@@ -54,6 +70,13 @@ export function environmentTable(facts) {
   return markdownTable([{ title: 'Environment' }, { title: '' }], facts.map(([k, v]) => [k, v]));
 }
 
+// Error text captured from servers (stack traces, nginx messages) can carry
+// this machine's checkout path; committed results show repository-relative
+// paths instead.
+function withoutCheckoutPath(text) {
+  return text.split(`${REPO_DIR.replace(/\/$/, '')}/`).join('');
+}
+
 /**
  * Writes bench/results/<name>.md and bench/results/<name>-<suffix>.svg for
  * each chart; returns the written paths relative to the repository.
@@ -63,11 +86,11 @@ export function writeResults(name, markdown, charts = []) {
   const written = [];
   for (const { suffix, svg } of charts) {
     const file = join(RESULTS_DIR, `${name}-${suffix}.svg`);
-    writeFileSync(file, svg);
+    writeFileSync(file, withoutCheckoutPath(svg));
     written.push(displayPath(file));
   }
   const file = join(RESULTS_DIR, `${name}.md`);
-  writeFileSync(file, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  writeFileSync(file, withoutCheckoutPath(markdown.endsWith('\n') ? markdown : `${markdown}\n`));
   written.unshift(displayPath(file));
   return written;
 }
@@ -76,6 +99,11 @@ export function writeResults(name, markdown, charts = []) {
 export function writeRawJson(name, data) {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(file, withoutCheckoutPath(`${JSON.stringify(data, null, 2)}\n`));
   return displayPath(file);
+}
+
+/** Reads back what writeRawJson wrote, for redrawing a report without measuring. */
+export function readRawJson(name) {
+  return JSON.parse(readFileSync(join(RESULTS_DIR, `${name}.json`), 'utf8'));
 }

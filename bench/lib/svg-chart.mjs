@@ -15,10 +15,10 @@
 
 import { formatNumber } from './report.mjs';
 
-const WIDTH = 860;
+const WIDTH = 920;
 const MARGIN = 16;
 const LABEL_WIDTH = 220;
-const BAR_MAX_WIDTH = 380;
+const BAR_MAX_WIDTH = 340; // leaves ~320 px for the value text of the longest bar
 const ROW_HEIGHT = 22;
 const BAR_HEIGHT = 15;
 const PANEL_GAP = 14;
