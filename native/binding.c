@@ -87,13 +87,21 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
+/* TypeScript validates every argument first; a non-number here is a bug in
+ * the caller, reported as a TypeError rather than a crash. */
 static napi_value i32_arg(napi_env env, napi_value v, int32_t* out) {
-  CHECK_NAPI(env, napi_get_value_int32(env, v, out));
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "expected a number argument");
+    return NULL;
+  }
   return v;
 }
 
 static napi_value i64_arg(napi_env env, napi_value v, int64_t* out) {
-  CHECK_NAPI(env, napi_get_value_int64(env, v, out));
+  if (napi_get_value_int64(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "expected a number argument");
+    return NULL;
+  }
   return v;
 }
 
