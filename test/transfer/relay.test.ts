@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
+import { after, afterEach, before, describe, it } from 'node:test';
+
+import { metrics, relay } from '../../src/index.js';
+import { getNative, setNativeForTesting } from '../../src/native/capabilities.js';
+import { PipePool, sharedPipePool } from '../../src/transfer/pipe-pool.js';
+import { collect, connectPair, type SocketPair } from '../helpers/net.js';
+import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+
+const MIB = 1 << 20;
+
+/** Writes `size` pseudo-random bytes in chunks, honouring backpressure; returns their hash. */
+async function pump(socket: net.Socket, size: number, seed: number): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  const block = crypto.createHash('sha512').update(String(seed)).digest();
+  const chunk = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < chunk.length; i += block.length) block.copy(chunk, i);
+  for (let sent = 0, n = 0; sent < size; n++) {
+    const piece = Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - sent)));
+    if (piece.length >= 4) piece.writeUInt32LE(n, 0);
+    hash.update(piece);
+    sent += piece.length;
+    if (!socket.write(piece)) await once(socket, 'drain');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * client ⇄ [a relay b] ⇄ upstream: `left.client` talks to `right.client`
+ * through relay(left.server, right.server).
+ */
+async function relayedPair(options: Parameters<typeof relay>[2] = {}) {
+  // Half-open clients: a FIN from the relay must not make them end their own side.
+  const left = await connectPair({ pauseOnConnect: true, clientAllowHalfOpen: true });
+  const right = await connectPair({ pauseOnConnect: true, clientAllowHalfOpen: true });
+  const relayed = relay(left.server, right.server, options);
+  return { left, right, relayed };
+}
+
+const modes = ['kernel', 'forced copy', 'without the addon'] as const;
+
+for (const mode of modes) {
+  describe(`relay (${mode})`, () => {
+    const open: SocketPair[] = [];
+    let restore = () => {};
+    const options = mode === 'forced copy' ? { method: 'copy' as const } : {};
+    const expectedMethod = mode === 'kernel' ? 'splice' : 'copy';
+    before(() => {
+      getNative();
+      if (mode === 'without the addon') restore = setNativeForTesting(null);
+    });
+    after(() => restore());
+    afterEach(() => open.splice(0).forEach((p) => p.close()));
+
+    it('carries 32 MiB each way at once, byte for byte, and reports the bytes', async () => {
+      const { left, right, relayed } = await relayedPair(options);
+      open.push(left, right);
+      const fromRight = collect(left.client);
+      const fromLeft = collect(right.client);
+      const [sentLeft, sentRight] = await Promise.all([pump(left.client, 32 * MIB, 1), pump(right.client, 32 * MIB, 2)]);
+      left.client.end();
+      right.client.end();
+      const result = await withTimeout(relayed, 30000, 'relay');
+      assert.deepEqual(result, { aToB: 32 * MIB, bToA: 32 * MIB, method: expectedMethod });
+      assert.equal((await fromLeft).sha256, sentLeft);
+      assert.equal((await fromRight).sha256, sentRight);
+    });
+
+    it('passes a half-close on: the other side sees EOF and can still answer', async () => {
+      const { left, right, relayed } = await relayedPair(options);
+      open.push(left, right);
+      left.client.end('request, then FIN');
+      const upstream = await collect(right.client, { keep: true });
+      assert.equal(upstream.ending, 'end', 'upstream saw EOF');
+      assert.equal(upstream.data!.toString(), 'request, then FIN');
+      const answer = collect(left.client, { keep: true });
+      right.client.end('answer after the half-close');
+      const got = await answer;
+      assert.equal(got.data!.toString(), 'answer after the half-close');
+      assert.equal(got.ending, 'end');
+      const result = await withTimeout(relayed, 5000, 'relay');
+      assert.equal(result.aToB, 17);
+      assert.equal(result.bToA, 27);
+    });
+
+    it('tears the other side down when one side resets', async () => {
+      const { left, right, relayed } = await relayedPair(options);
+      open.push(left, right);
+      const upstreamClosed = collect(right.client);
+      left.client.write('some bytes');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      left.client.resetAndDestroy();
+      const error = await withTimeout(relayed.then(() => undefined, (e) => e), 5000, 'relay');
+      assert.ok(error, 'the relay rejects');
+      assert.ok(['ECONNRESET', 'EPIPE', 'ZC_ERR_SOCKET_CLOSED'].includes(error.code), error.code);
+      const seen = await withTimeout(upstreamClosed, 5000, 'upstream close');
+      assert.notEqual(seen.ending, 'end', 'upstream is reset, not given a clean EOF');
+      assert.equal(seen.bytes, 10);
+    });
+  });
+}
+
+describe('relay in the kernel', () => {
+  const open: SocketPair[] = [];
+  afterEach(() => open.splice(0).forEach((p) => p.close()));
+
+  it('forwards bytes Node had buffered before the takeover', async () => {
+    const left = await connectPair(); // Node reads this one
+    const right = await connectPair({ pauseOnConnect: true });
+    open.push(left, right);
+    left.client.write('early ');
+    const [early] = (await once(left.server, 'data')) as [Buffer];
+    left.server.pause();
+    left.server.unshift(early);
+    const relayed = relay(left.server, right.server);
+    left.client.end('late');
+    right.client.end();
+    const got = await collect(right.client, { keep: true });
+    assert.equal(got.data!.toString(), 'early late');
+    assert.equal((await relayed).aToB, 10);
+  });
+
+  it('copies both directions and counts it when the pool has no pipe left', async () => {
+    const before = metrics().relays.copiedForLackOfPipes;
+    const pipePool = new PipePool(getNative()!, { maxPipes: 1 });
+    const { left, right, relayed } = await relayedPair({ pipePool });
+    open.push(left, right);
+    left.client.end('x'.repeat(1000));
+    right.client.end('y'.repeat(2000));
+    const result = await withTimeout(relayed, 5000, 'relay');
+    assert.deepEqual(result, { aToB: 1000, bToA: 2000, method: 'copy' });
+    assert.equal(metrics().relays.copiedForLackOfPipes, before + 1);
+  });
+
+  it('gives up after idleTimeout ms without traffic', async () => {
+    const { left, right, relayed } = await relayedPair({ idleTimeout: 100 });
+    open.push(left, right);
+    const error = await withTimeout(relayed.then(() => undefined, (e) => e), 5000, 'idle relay');
+    assert.equal(error?.code, 'ZC_ERR_IDLE_TIMEOUT');
+  });
+
+  it('leaks no fd after 200 relays, some reset mid-stream', async () => {
+    const pool = sharedPipePool(getNative()!);
+    pool.drain(); // idle pooled pipes are not leaks: count without them
+    const baseline = openFdCount();
+    for (let i = 0; i < 200; i++) {
+      const { left, right, relayed } = await relayedPair();
+      if (i % 3 === 0) {
+        left.client.write('abc');
+        left.client.resetAndDestroy();
+      } else {
+        left.client.end('abc');
+        right.client.end('def');
+      }
+      await withTimeout(relayed.catch(() => {}), 5000, `relay ${i}`);
+      left.close();
+      right.close();
+    }
+    pool.drain();
+    assert.equal(await settleFdCount(baseline), baseline);
+    assert.equal(pool.size, 0, 'every pipe lent out came back');
+  });
+});

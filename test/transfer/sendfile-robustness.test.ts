@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import fs from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+import { sendFile, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
+import { getNative } from '../../src/native/capabilities.js';
+import { socketFd } from '../../src/transfer/endpoint.js';
+import { makeRandomFile, makeTempDir, type Fixture } from '../helpers/fixtures.js';
+import { collect, connectPair, listenLoopback, type Received, type SocketPair } from '../helpers/net.js';
+import { measureLoopDelay, openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+
+const MIB = 1 << 20;
+const MAX_CONNECTIONS_TO_REUSE_FD = 16;
+
+/**
+ * Opens loopback connections until one of their sockets got `fd` (the kernel
+ * hands out the lowest free number), and counts every byte any of them
+ * receives: nothing writes to them, so any byte is a stray write.
+ */
+async function connectUntilFdReused(listener: net.Server, fd: number) {
+  const pairs: SocketPair[] = [];
+  const received: Promise<Received>[] = [];
+  let reused = false;
+  while (!reused && pairs.length < MAX_CONNECTIONS_TO_REUSE_FD) {
+    const pair = await connectPair({ listener });
+    pairs.push(pair);
+    received.push(collect(pair.client), collect(pair.server));
+    reused = socketFd(pair.client) === fd || socketFd(pair.server) === fd;
+  }
+  assert.ok(reused, `no new socket got fd ${fd}`);
+  return {
+    strayBytes: Promise.all(received).then((all) => all.reduce((sum, r) => sum + r.bytes, 0)),
+    close: () => pairs.forEach((p) => p.close()),
+  };
+}
+const LOOP_DELAY_P99_LIMIT_MS = 50;
+
+describe('sendFile under pressure', () => {
+  const tmp = makeTempDir();
+  let big: Fixture;
+  before(() => {
+    big = makeRandomFile(tmp.dir, 'big', 256 * MIB);
+    getNative(); // its epoll fd and eventfd are not a leak: load them before counting
+  });
+  after(() => tmp.remove());
+
+  it('keeps the event loop responsive while a slow reader takes 256 MiB (p99 < 50 ms)', async () => {
+    const pair = await connectPair();
+    const received = collect(pair.client, { bytesPerSecond: 150 * MIB });
+    const delay = measureLoopDelay();
+    const result = await sendFile(pair.server, big.path);
+    pair.server.end();
+    const got = await received;
+    const { p99, max } = delay.stop();
+    pair.close();
+    assert.equal(result.bytes, big.size);
+    assert.equal(got.sha256, big.sha256);
+    assert.ok(p99 < LOOP_DELAY_P99_LIMIT_MS, `event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms)`);
+  });
+
+  it('keeps the event loop responsive for a cold (evicted) 256 MiB file and sends it intact', async () => {
+    const native = getNative()!;
+    const fd = fs.openSync(big.path, 'r');
+    fs.fsyncSync(fd);
+    // Clean pages of a file can be dropped by anyone who can read it.
+    assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+    const cached = native.cachedBytes(fd, 0, big.size);
+    fs.closeSync(fd);
+    assert.ok(cached < big.size / 4, `file still ${cached} bytes cached after DONTNEED`);
+
+    const messages: TransferEndMessage[] = [];
+    const listener = (m: unknown) => messages.push(m as TransferEndMessage);
+    diagnosticsChannel.subscribe(TRANSFER_END_CHANNEL, listener);
+    const pair = await connectPair();
+    const received = collect(pair.client);
+    const delay = measureLoopDelay();
+    const result = await sendFile(pair.server, big.path);
+    pair.server.end();
+    const got = await received;
+    const { p99, max } = delay.stop();
+    diagnosticsChannel.unsubscribe(TRANSFER_END_CHANNEL, listener);
+    pair.close();
+    assert.equal(result.method, 'sendfile');
+    assert.equal(got.sha256, big.sha256);
+    assert.ok(messages.at(-1)!.offloads > 0, 'cold steps ran on the threadpool');
+    assert.ok(p99 < LOOP_DELAY_P99_LIMIT_MS, `event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms)`);
+  });
+
+  it('rejects with EPIPE or ECONNRESET when the client goes away, and leaks no fd', async () => {
+    const baseline = openFdCount();
+    const pair = await connectPair();
+    const received = collect(pair.client, { destroyAfterBytes: 8 * MIB });
+    const error = await sendFile(pair.server, big.path).then(() => undefined, (e) => e);
+    await received;
+    assert.ok(error, 'the transfer must not succeed');
+    assert.ok(['EPIPE', 'ECONNRESET'].includes(error.code), `code ${error.code}`);
+    assert.equal(error.syscall, 'sendfile');
+    assert.ok(error.bytesWritten >= 8 * MIB && error.bytesWritten < big.size, `bytesWritten ${error.bytesWritten}`);
+    pair.close();
+    assert.equal(await settleFdCount(baseline), baseline);
+  });
+
+  it('stops when Node destroys the socket mid-transfer (ZC_ERR_SOCKET_CLOSED) and writes nothing to the next socket on that fd', async () => {
+    const baseline = openFdCount();
+    const pair = await connectPair();
+    const oldFd = socketFd(pair.server)!;
+    pair.client.pause(); // a stalled reader: the send blocks in epoll
+    const transfer = sendFile(pair.server, big.path).then(() => undefined, (e) => e);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const listener = await listenLoopback();
+    pair.server.destroy();
+    const error = await withTimeout(transfer, 5000, 'the canceled transfer');
+    assert.equal(error?.code, 'ZC_ERR_SOCKET_CLOSED');
+    assert.ok(error.bytesWritten > 0 && error.bytesWritten < big.size);
+
+    const next = await connectUntilFdReused(listener, oldFd);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    next.close();
+    assert.equal(await next.strayBytes, 0, 'no byte reached the new connection');
+    listener.close();
+    pair.close();
+    assert.equal(await settleFdCount(baseline), baseline);
+  });
+
+  it('keeps sending to the original connection through its dup when the fd number is closed and reused', async () => {
+    const pair = await connectPair();
+    const oldFd = socketFd(pair.server)!;
+    const fixture = makeRandomFile(tmp.dir, 'eight', 8 * MIB);
+    const received = collect(pair.client, { bytesPerSecond: 40 * MIB });
+    // A numeric fd is not watched: only the dup keeps the connection alive.
+    const transfer = sendFile(oldFd, fixture.path);
+    const listener = await listenLoopback();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pair.server.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    const next = await connectUntilFdReused(listener, oldFd);
+    const result = await withTimeout(transfer, 10000, 'the transfer');
+    assert.equal(result.bytes, fixture.size);
+    const got = await withTimeout(received, 10000, 'the original reader');
+    assert.equal(got.sha256, fixture.sha256, 'the original client got the whole file');
+    next.close();
+    assert.equal(await next.strayBytes, 0, 'nothing landed on the recycled fd');
+    listener.close();
+    pair.close();
+  });
+
+  it('rejects with ZC_ERR_FILE_TRUNCATED when the file shrinks mid-send, without hanging or padding', async () => {
+    const victim = makeRandomFile(tmp.dir, 'victim', 64 * MIB);
+    const pair = await connectPair();
+    const received = collect(pair.client, { bytesPerSecond: 32 * MIB });
+    const transfer = sendFile(pair.server, victim.path, { length: victim.size }).then(() => undefined, (e) => e);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await fs.promises.truncate(victim.path, 4 * MIB);
+    const error = await withTimeout(transfer, 15000, 'the truncated transfer');
+    assert.equal(error?.code, 'ZC_ERR_FILE_TRUNCATED');
+    assert.ok(error.bytesWritten < victim.size);
+    pair.server.destroy();
+    const got = await received;
+    assert.ok(got.bytes < victim.size, 'the reader never sees a complete-looking body');
+    pair.close();
+  });
+});
+
+describe('proof of the kernel path with strace', () => {
+  const strace = spawnSync('strace', ['-V']).status === 0;
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'strace-child.js');
+
+  it('shows sendfile(2) and splice(2) moving the bytes', { skip: strace ? false : 'strace is not installed' }, async () => {
+    const tmp = makeTempDir();
+    try {
+      const log = path.join(tmp.dir, 'strace.log');
+      const proc = spawn('strace', ['-f', '-e', 'trace=sendfile,splice', '-o', log, process.execPath, child], { stdio: 'pipe' });
+      let output = '';
+      proc.stdout.on('data', (d) => (output += d));
+      proc.stderr.on('data', (d) => (output += d));
+      const code = await withTimeout(new Promise<number | null>((resolve) => proc.on('close', resolve)), 30000, 'strace child');
+      assert.equal(code, 0, output);
+      const trace = fs.readFileSync(log, 'utf8');
+      const result = JSON.parse(output.trim().split('\n').at(-1)!);
+      assert.equal(result.sendfile.method, 'sendfile');
+      assert.equal(result.splice.method, 'splice');
+      assert.match(trace, /sendfile\(\d+, \d+, \[\d+\] => \[\d+\], \d+\) = [1-9]\d*/, 'a sendfile call moved bytes');
+      assert.match(trace, /splice\(\d+, NULL, \d+, NULL, \d+, SPLICE_F_MOVE\|SPLICE_F_NONBLOCK\) = [1-9]\d*/, 'a splice call moved bytes');
+    } finally {
+      tmp.remove();
+    }
+  });
+});
