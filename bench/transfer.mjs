@@ -1,0 +1,167 @@
+// Issue 2's benchmark: a 1 GiB file over loopback to a reader, with sendFile and
+// with fs.createReadStream().pipe(socket) (and the forced copy path), each run in a
+// fresh sender process that measures its own CPU with process.cpuUsage().
+//
+//   npm run bench:transfer            (5 runs of each, 1 GiB)
+//   npm run bench:transfer -- --runs 3 --size 256MiB
+//
+// The reader is bench/clients/tcpstream.c's sink (a C process that discards bytes
+// and timestamps first and last byte). Results: stdout and bench/results/transfer.md.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import readline from 'node:readline';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { describeEnvironment } from './lib/environment.mjs';
+import { ensureFixtures, parseSize, sizeName } from './lib/fixtures.mjs';
+import { REPO_DIR } from './lib/paths.mjs';
+import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio, writeResults } from './lib/report.mjs';
+import { renderBarChart } from './lib/svg-chart.mjs';
+import { startSink } from './lib/tcpstream.mjs';
+
+const SENDERS = {
+  sendFile: 'zerocopy sendFile (sendfile(2))',
+  copy: 'zerocopy sendFile, method: copy (fallback)',
+  pipe: 'fs.createReadStream().pipe(socket)',
+};
+const RUN_TIMEOUT_MS = 120_000;
+
+function parseArgs(argv) {
+  const options = { runs: 5, size: 1 << 30 };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--runs') options.runs = Number(argv[++i]);
+    else if (argv[i] === '--size') options.size = parseSize(argv[++i]);
+    else if (argv[i] === '--sender') options.sender = argv[++i];
+    else if (argv[i] === '--file') options.file = argv[++i];
+    else if (argv[i] === '--port') options.port = Number(argv[++i]);
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  return options;
+}
+
+/** Child mode: connect to the sink, send the file with `sender`, print CPU and bytes as JSON. */
+async function runSender(sender, file, port) {
+  const { sendFile } = await import(pathToFileURL(join(REPO_DIR, 'dist/src/index.js')).href);
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const cpu = process.cpuUsage();
+  let bytes;
+  let method = 'stream';
+  if (sender === 'pipe') {
+    const stream = fs.createReadStream(file);
+    stream.pipe(socket, { end: false });
+    await once(stream, 'end');
+    bytes = stream.bytesRead;
+  } else {
+    ({ bytes, method } = await sendFile(socket, file, sender === 'copy' ? { method: 'copy' } : {}));
+  }
+  const used = process.cpuUsage(cpu);
+  socket.end();
+  await once(socket, 'close');
+  process.stdout.write(`${JSON.stringify({ bytes, method, userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 })}\n`);
+}
+
+async function measure(sender, file, size, sink) {
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--sender', sender, '--file', file, '--port', String(sink.port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const line = (await lines.next()).value;
+  const received = await sink.nextReceived(RUN_TIMEOUT_MS);
+  clearTimeout(timer);
+  if (!line) throw new Error(`${sender}: the sender printed nothing`);
+  const report = JSON.parse(line);
+  if (received.bytes !== size || report.bytes !== size) throw new Error(`${sender}: received ${received.bytes}, sent ${report.bytes}, expected ${size}`);
+  // From the sink's first byte to its EOF: the sender's pace, not process start-up.
+  const seconds = Number(received.eofNs - BigInt(received.first_byte_ns)) / 1e9;
+  const gb = size / BYTES_PER_GB;
+  return {
+    sender,
+    method: report.method,
+    gbPerSecond: gb / seconds,
+    userPerGb: report.userSeconds / gb,
+    systemPerGb: report.systemSeconds / gb,
+    cpuPerGb: (report.userSeconds + report.systemSeconds) / gb,
+  };
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  if (options.sender) return runSender(options.sender, options.file, options.port);
+  if (!fs.existsSync(join(REPO_DIR, 'dist/src/index.js'))) throw new Error('build first: npm run build:ts');
+  const [fixture] = ensureFixtures([options.size], (line) => console.log(line));
+  const file = fixture.file;
+  console.log(`Sending ${sizeName(options.size)} ${options.runs} times with each sender (plus one warm-up)…`);
+  const senders = Object.keys(SENDERS);
+  const sink = await startSink({ connections: 1 + options.runs * senders.length, verifyFirst: false, timeoutSeconds: 600 });
+  const results = [];
+  try {
+  await measure('sendFile', file, options.size, sink); // warm-up: page cache and JIT
+  for (let run = 1; run <= options.runs; run++) {
+    for (const sender of Object.keys(SENDERS)) {
+      const result = await measure(sender, file, options.size, sink);
+      results.push(result);
+      console.log(`run ${run} ${sender.padEnd(8)} ${formatNumber(result.gbPerSecond)} GB/s  ` +
+        `CPU ${formatNumber(result.cpuPerGb)} s/GB (user ${formatNumber(result.userPerGb)}, sys ${formatNumber(result.systemPerGb)})`);
+    }
+  }
+  } finally {
+    await sink.handle.stop();
+  }
+  const summary = Object.fromEntries(Object.keys(SENDERS).map((sender) => {
+    const mine = results.filter((r) => r.sender === sender);
+    return [sender, {
+      method: mine[0].method,
+      gbPerSecond: median(mine.map((r) => r.gbPerSecond)),
+      cpuPerGb: median(mine.map((r) => r.cpuPerGb)),
+      userPerGb: median(mine.map((r) => r.userPerGb)),
+      systemPerGb: median(mine.map((r) => r.systemPerGb)),
+    }];
+  }));
+  const cpuRatio = ratio(summary.pipe.cpuPerGb, summary.sendFile.cpuPerGb);
+  const rows = Object.entries(summary).map(([sender, s]) => [
+    SENDERS[sender], s.method, formatNumber(s.gbPerSecond), formatNumber(s.cpuPerGb), formatNumber(s.userPerGb),
+    formatNumber(s.systemPerGb), formatRatio(ratio(s.cpuPerGb, summary.sendFile.cpuPerGb)),
+  ]);
+  const table = markdownTable([
+    { title: 'Sender', align: 'left' }, { title: 'method', align: 'left' }, { title: 'GB/s', align: 'right' },
+    { title: 'CPU s/GB', align: 'right' }, { title: 'user s/GB', align: 'right' }, { title: 'sys s/GB', align: 'right' },
+    { title: 'CPU vs sendFile', align: 'right' },
+  ], rows);
+  const markdown = [
+    '# Transfer benchmark: one file over loopback',
+    '',
+    `${sizeName(options.size)} file, ${options.runs} runs per sender, medians. Sender CPU from process.cpuUsage() in a`,
+    'fresh sender process per run; GB/s measured by a C sink from first to last byte (1 GB = 10⁹ bytes).',
+    '',
+    table,
+    '',
+    `**stream pipe uses ${formatRatio(cpuRatio)} the sender CPU per GB of sendFile.**`,
+    '',
+    environmentTable(describeEnvironment()),
+    '',
+  ].join('\n');
+  const chart = renderBarChart({
+    title: 'Sender CPU-seconds per GB (lower is better)',
+    subtitle: `${sizeName(options.size)} over loopback, median of ${options.runs}`,
+    panels: [{
+      title: sizeName(options.size),
+      unit: 's/GB',
+      bars: Object.entries(summary).map(([sender, s]) => ({
+        label: SENDERS[sender],
+        value: s.cpuPerGb,
+        segments: [{ name: 'user', value: s.userPerGb }, { name: 'sys', value: s.systemPerGb }],
+      })),
+    }],
+    segmentNames: ['user', 'sys'],
+  });
+  writeResults('transfer', markdown, [{ suffix: 'cpu-per-gb', svg: chart }]);
+  console.log(`\n${table}\n\nstream pipe / sendFile CPU per GB: ${formatRatio(cpuRatio)}`);
+}
+
+await main();
