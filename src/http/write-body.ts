@@ -1,0 +1,248 @@
+/**
+ * The one place the HTTP layer moves body bytes (with middleware.ts the only
+ * HTTP modules doing I/O). Headers go out through Node's ServerResponse, so
+ * setHeaders hooks, other middleware and keep-alive bookkeeping keep working;
+ * file regions go out with sendfile(2) on the response's socket; buffers
+ * between them (multipart boundaries) ride along as the next region's prefix.
+ *
+ *   HTTP/1.1 206 Partial Content\r\n...\r\n\r\n     ← res.flushHeaders() (Node), TCP corked
+ *   --BOUNDARY\r\nContent-Range: ...\r\n\r\n         ← prefix of the next sendfile
+ *   <file bytes 0-99>                               ← sendfile(dup(socket), fd, [0], 100)
+ *   \r\n--BOUNDARY--\r\n                             ← Node write after the last region
+ *                                                   ← uncork: one segment where it fits
+ *
+ * Invariant: a body is either sent whole or the connection is destroyed; a
+ * response never ends early under a Content-Length that no longer holds.
+ */
+import { once } from 'node:events';
+import fs from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import type net from 'node:net';
+
+import { createError } from '../errors.js';
+import { getNative } from '../native/capabilities.js';
+import { flushSocketWrites, socketFd } from '../transfer/endpoint.js';
+import { sendFile } from '../transfer/sendfile.js';
+import { writeThroughNode } from '../transfer/takeover.js';
+
+/** A half-open byte range [start, end) of an open file. */
+export interface FileRegion {
+  fd: number;
+  start: number;
+  end: number;
+}
+
+export type BodyPart = FileRegion | Buffer;
+
+export type BodyMethod = 'sendfile' | 'copy' | 'none';
+
+export interface WriteBodyOptions {
+  /** 'copy' streams through Node (what non-Linux and TLS sockets get anyway). */
+  method?: 'auto' | 'copy';
+  /**
+   * How the head reaches the socket on the sendfile path:
+   * - 'cork' (default): TCP_CORK, res.flushHeaders(), sendfile, uncork. Public
+   *   Node APIs only; head and first body bytes share a segment.
+   * - 'prefix': the head bytes Node built (`res._header`) are handed to the
+   *   sendfile job and sent with MSG_MORE. Saves two setsockopt calls per
+   *   response but relies on ServerResponse internals; feature-detected.
+   */
+  headerMode?: 'cork' | 'prefix';
+}
+
+export interface BodyResult {
+  /** Body bytes written (0 for HEAD). */
+  bytes: number;
+  /** 'none' when there was no body to send (HEAD, 304, empty). */
+  method: BodyMethod;
+}
+
+/** Chunk of the copy path: Node's default stream highWaterMark for files. */
+const COPY_CHUNK_BYTES = 64 << 10;
+
+function isRegion(part: BodyPart): part is FileRegion {
+  return !Buffer.isBuffer(part);
+}
+
+function partLength(part: BodyPart): number {
+  return isRegion(part) ? part.end - part.start : part.length;
+}
+
+/** Total body length of `parts`: what Content-Length must say. */
+export function bodyLength(parts: readonly BodyPart[]): number {
+  return parts.reduce((sum, part) => sum + partLength(part), 0);
+}
+
+/**
+ * Pipelined responses get their socket only when the previous response on the
+ * connection finishes (Node queues them); the native path needs the socket.
+ */
+async function waitForSocket(res: ServerResponse): Promise<net.Socket> {
+  if (res.socket) return res.socket;
+  if (res.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+  const ac = new AbortController();
+  try {
+    const [socket] = (await Promise.race([
+      once(res, 'socket', { signal: ac.signal }),
+      once(res, 'close', { signal: ac.signal }).then(() => {
+        throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      }),
+    ])) as [net.Socket];
+    return socket;
+  } finally {
+    ac.abort();
+  }
+}
+
+interface CorkableBinding {
+  setCork(fd: number, on: number): number;
+}
+
+/** Writes through the response (the copy path); resolves once Node took the chunk. */
+function writeThroughResponse(res: ServerResponse, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (res.destroyed) {
+      reject(createError('ZC_ERR_SOCKET_CLOSED', []));
+      return;
+    }
+    res.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+function readChunk(fd: number, length: number, position: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buffer, 0, length, position, (error, n) => (error ? reject(error) : resolve(buffer.subarray(0, n))));
+  });
+}
+
+async function copyParts(res: ServerResponse, parts: readonly BodyPart[]): Promise<number> {
+  let bytes = 0;
+  for (const part of parts) {
+    if (!isRegion(part)) {
+      await writeThroughResponse(res, part);
+      bytes += part.length;
+      continue;
+    }
+    for (let at = part.start; at < part.end;) {
+      // Fresh buffers: res.write may hold a chunk until the socket drains.
+      const chunk = await readChunk(part.fd, Math.min(COPY_CHUNK_BYTES, part.end - at), at);
+      if (chunk.length === 0) {
+        throw createError('ZC_ERR_FILE_TRUNCATED', [bytes, bodyLength(parts)], { bytesWritten: bytes, method: 'copy' });
+      }
+      await writeThroughResponse(res, chunk);
+      at += chunk.length;
+      bytes += chunk.length;
+    }
+  }
+  return bytes;
+}
+
+function headBytes(res: ServerResponse): Buffer | undefined {
+  const header = (res as unknown as { _header?: unknown })._header;
+  return typeof header === 'string' ? Buffer.from(header, 'latin1') : undefined;
+}
+
+/** Marks the head as sent after native code sent `res._header` itself. */
+function markHeadSent(res: ServerResponse): void {
+  (res as unknown as { _headerSent: boolean })._headerSent = true;
+}
+
+async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonly BodyPart[], headerMode: 'cork' | 'prefix'): Promise<{ bytes: number; method: BodyMethod }> {
+  let head: Buffer | undefined;
+  if (headerMode === 'prefix') {
+    if (!headBytes(res)) res.writeHead(res.statusCode);
+    head = headBytes(res);
+  }
+  if (head === undefined) {
+    res.flushHeaders();
+    // Headers still queued in Node's user-space buffer must not be overtaken.
+    await flushSocketWrites(socket);
+  }
+  let pending: Buffer[] = [];
+  let bytes = 0;
+  let method: BodyMethod = 'sendfile';
+  for (const part of parts) {
+    if (!isRegion(part)) {
+      pending.push(part);
+      continue;
+    }
+    const between = bodyLength(pending);
+    const prefix = head || pending.length > 0 ? Buffer.concat(head ? [head, ...pending] : pending) : undefined;
+    pending = [];
+    const result = await sendFile(socket, part.fd, { offset: part.start, length: part.end - part.start, ...(prefix ? { prefix } : {}) });
+    if (head) {
+      markHeadSent(res);
+      head = undefined;
+    }
+    bytes += between + result.bytes;
+    if (result.method === 'copy') method = 'copy';
+  }
+  if (head) {
+    // No file region at all: Node sends head and body itself.
+    res.end(Buffer.concat(pending));
+    return { bytes: bytes + bodyLength(pending), method: 'copy' };
+  }
+  if (pending.length > 0) {
+    const tail = Buffer.concat(pending);
+    await writeThroughNode(socket, tail);
+    bytes += tail.length;
+  }
+  return { bytes, method };
+}
+
+/**
+ * Sends the response whose status and headers are already set on `res`
+ * (including a Content-Length equal to bodyLength(parts)), then its body, and
+ * ends it. Regions are read with sendfile(2) at their offsets (file
+ * positions untouched); the caller keeps ownership of the fds and may close
+ * them once this settles. HEAD requests get the head only.
+ *
+ * On any failure after the head went out, the connection is destroyed (so
+ * the client can tell the body is incomplete) and the error is rethrown.
+ */
+export async function writeResponse(res: ServerResponse, parts: readonly BodyPart[], options: WriteBodyOptions = {}): Promise<BodyResult> {
+  const total = bodyLength(parts);
+  if (res.req?.method === 'HEAD' || total === 0) {
+    res.end();
+    return { bytes: 0, method: 'none' };
+  }
+  // Node's own accounting never sees native bytes: the Content-Length check
+  // would fail at end() (FEASIBILITY §4).
+  res.strictContentLength = false;
+  const native = getNative() as CorkableBinding | null;
+  let socket: net.Socket;
+  try {
+    socket = await waitForSocket(res);
+  } catch (error) {
+    res.destroy();
+    throw error;
+  }
+  const fd = socketFd(socket);
+  const encrypted = (socket as unknown as { encrypted?: boolean }).encrypted === true;
+  if (native === null || fd === undefined || encrypted || options.method === 'copy') {
+    try {
+      const bytes = await copyParts(res, parts);
+      res.end();
+      return { bytes, method: 'copy' };
+    } catch (error) {
+      res.destroy();
+      throw error;
+    }
+  }
+
+  const headerMode = options.headerMode ?? 'cork';
+  const cork = headerMode === 'cork';
+  if (cork) native.setCork(fd, 1);
+  try {
+    const result = await sendParts(res, socket, parts, headerMode);
+    if (!res.writableEnded) res.end();
+    return result;
+  } catch (error) {
+    res.destroy();
+    throw error;
+  } finally {
+    // A socket left corked would hold the last partial segment for up to 200 ms.
+    if (cork && !socket.destroyed) native.setCork(fd, 0);
+  }
+}
