@@ -23,6 +23,30 @@ export interface RelayOptions {
   /** 'copy' relays through a user-space buffer (for comparison and tests). */
   method?: 'auto' | 'copy';
   pipePool?: PipePool;
+  /**
+   * Called once, when the relay has chosen its path and before it moves a
+   * byte: a caller that logs per connection learns the method (and why it
+   * copies) even when the relay later rejects.
+   */
+  onStart?: (start: RelayStart) => void;
+}
+
+/** Why a relay copies through user space instead of splicing. */
+export type RelayCopyReason =
+  /** `method: 'copy'` was asked for. */
+  | 'forced'
+  /** The pipe pool had no pipe left (its `maxPipes` are lent out, or EMFILE). */
+  | 'no-pipe'
+  /** The native addon is not loaded (not Linux, ZEROCOPY_NATIVE=0, build missing). */
+  | 'no-addon'
+  /** A socket has no kernel fd to splice (e.g. a stream-wrapped duplex). */
+  | 'no-fd';
+
+/** The path a relay took, as reported to `onStart`. */
+export interface RelayStart {
+  method: 'splice' | 'copy';
+  /** Set when `method` is 'copy'. */
+  copyReason?: RelayCopyReason;
 }
 
 export interface RelayResult {
@@ -40,6 +64,7 @@ export interface RelayError extends Error {
 }
 
 const ignoreError = () => {};
+const noStartHook = () => {};
 
 function assertSocket(value: unknown, name: string): asserts value is net.Socket {
   if (!(value instanceof net.Socket)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a net.Socket', value]);
@@ -88,6 +113,19 @@ export async function relay(a: net.Socket, b: net.Socket, options?: RelayOptions
   const signal = checkSignal(opts.signal);
   const idleTimeoutMs = checkByteCount(opts.idleTimeout, 'options.idleTimeout');
   const forced = checkMethod(opts.method, ['auto', 'copy'] as const);
+  const hook = opts.onStart ?? noStartHook;
+  if (typeof hook !== 'function') throw createError('ZC_ERR_INVALID_ARG', ['options.onStart', 'a function', hook]);
+  // A throwing hook must not leave pipes lent out or sockets open: its error
+  // surfaces as an uncaught exception, as it would from an event listener.
+  const onStart = (start: RelayStart) => {
+    try {
+      hook(start);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  };
   if (signal?.aborted) throw createAbortError(signal);
 
   a.on('error', ignoreError);
@@ -100,8 +138,11 @@ export async function relay(a: net.Socket, b: net.Socket, options?: RelayOptions
     await Promise.all([prepareTarget(a, 'a'), prepareTarget(b, 'b')]);
     const native = getNative();
     const unreachable = socketFd(a) === undefined || socketFd(b) === undefined;
-    if (native === null || unreachable) return await relayThroughStreams(a, b, signal, idleTimeoutMs);
-    return await relayInKernel(native, a, b, { signal, idleTimeoutMs, forceCopy: forced === 'copy', pool: opts.pipePool });
+    if (native === null || unreachable) {
+      onStart({ method: 'copy', copyReason: native === null ? 'no-addon' : 'no-fd' });
+      return await relayThroughStreams(a, b, signal, idleTimeoutMs);
+    }
+    return await relayInKernel(native, a, b, { signal, idleTimeoutMs, forceCopy: forced === 'copy', pool: opts.pipePool, onStart });
   } finally {
     counters.active--;
     trackInFlight(-1);
@@ -115,6 +156,7 @@ interface KernelRelayOptions {
   idleTimeoutMs: number | undefined;
   forceCopy: boolean;
   pool: PipePool | undefined;
+  onStart: (start: RelayStart) => void;
 }
 
 async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket, options: KernelRelayOptions): Promise<RelayResult> {
@@ -135,6 +177,7 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
       relayCounters().copiedForLackOfPipes++;
     }
   }
+  options.onStart(method === 'splice' ? { method } : { method, copyReason: options.forceCopy ? 'forced' : 'no-pipe' });
 
   // Bytes Node read before the takeover go first, through Node.
   for (const d of directions) {

@@ -86,6 +86,27 @@ for (const mode of modes) {
       assert.equal(result.bToA, 27);
     });
 
+    it('tells onStart which path it took before moving a byte', async () => {
+      const starts: unknown[] = [];
+      let bytesWhenStarted = -1;
+      const { left, right, relayed } = await relayedPair({
+        ...options,
+        onStart: (start) => {
+          starts.push(start);
+          bytesWhenStarted = right.client.bytesRead;
+        },
+      });
+      open.push(left, right);
+      left.client.end('ping');
+      right.client.end();
+      await collect(right.client);
+      await withTimeout(relayed, 5000, 'relay');
+      const expected = { kernel: { method: 'splice' }, 'forced copy': { method: 'copy', copyReason: 'forced' },
+        'without the addon': { method: 'copy', copyReason: 'no-addon' } }[mode];
+      assert.deepEqual(starts, [expected]);
+      assert.equal(bytesWhenStarted, 0);
+    });
+
     it('tears the other side down when one side resets', async () => {
       const { left, right, relayed } = await relayedPair(options);
       open.push(left, right);
@@ -126,13 +147,15 @@ describe('relay in the kernel', () => {
   it('copies both directions and counts it when the pool has no pipe left', async () => {
     const before = metrics().relays.copiedForLackOfPipes;
     const pipePool = new PipePool(getNative()!, { maxPipes: 1 });
-    const { left, right, relayed } = await relayedPair({ pipePool });
+    const starts: unknown[] = [];
+    const { left, right, relayed } = await relayedPair({ pipePool, onStart: (start) => starts.push(start) });
     open.push(left, right);
     left.client.end('x'.repeat(1000));
     right.client.end('y'.repeat(2000));
     const result = await withTimeout(relayed, 5000, 'relay');
     assert.deepEqual(result, { aToB: 1000, bToA: 2000, method: 'copy' });
     assert.equal(metrics().relays.copiedForLackOfPipes, before + 1);
+    assert.deepEqual(starts, [{ method: 'copy', copyReason: 'no-pipe' }]);
   });
 
   it('gives up after idleTimeout ms without traffic', async () => {
