@@ -65,6 +65,14 @@ export const codes = {
     base: Error,
     message: (ms: number) => `No bytes moved for ${ms} ms`,
   },
+  ZC_ERR_CONNECT_TIMEOUT: {
+    base: Error,
+    message: (address: string, ms: number) => `Connecting to ${address} timed out after ${ms} ms`,
+  },
+  ZC_ERR_NO_UPSTREAM: {
+    base: Error,
+    message: (attempts: string) => `No upstream accepted the connection (${attempts})`,
+  },
   ZC_ERR_TARGET_EXISTS: {
     base: Error,
     message: (path: string) => `Refusing to overwrite ${path} (use --force)`,
