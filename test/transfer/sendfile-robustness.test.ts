@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { sendFile, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
+import { metrics, sendFile, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
 import { socketFd } from '../../src/transfer/endpoint.js';
 import { makeRandomFile, makeTempDir, type Fixture } from '../helpers/fixtures.js';
@@ -147,6 +147,56 @@ describe('sendFile under pressure', () => {
     assert.equal(await next.strayBytes, 0, 'nothing landed on the recycled fd');
     listener.close();
     pair.close();
+  });
+
+  it('keeps the socket idle timeout from firing while bytes move, and restores it after', async () => {
+    const fixture = makeRandomFile(tmp.dir, 'paced', 48 * MIB);
+    const pair = await connectPair();
+    let timeouts = 0;
+    pair.server.setTimeout(300, () => timeouts++);
+    const received = collect(pair.client, { bytesPerSecond: 32 * MIB }); // ~1.5 s, five timeouts long
+    await sendFile(pair.server, fixture.path);
+    pair.server.end();
+    assert.equal((await received).sha256, fixture.sha256);
+    assert.equal(timeouts, 0, 'no timeout while the kernel was sending');
+    assert.equal(pair.server.timeout, 300, 'the timeout is back in place');
+    pair.close();
+  });
+
+  it('emits the socket timeout when a reader stalls, so the usual handler can close it', async () => {
+    const pair = await connectPair();
+    pair.client.pause();
+    let timeouts = 0;
+    pair.server.setTimeout(300, () => {
+      timeouts++;
+      pair.server.destroy();
+    });
+    const started = Date.now();
+    const error = await withTimeout(sendFile(pair.server, big.path).then(() => undefined, (e) => e), 5000, 'stalled send');
+    assert.equal(error?.code, 'ZC_ERR_SOCKET_CLOSED');
+    assert.equal(timeouts, 1);
+    assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+    pair.close();
+  });
+
+  it('counts bytes, syscalls and fallbacks in metrics()', async () => {
+    const before = metrics();
+    const pair = await connectPair();
+    const received = collect(pair.client);
+    await sendFile(pair.server, big.path, { length: 10 * MIB });
+    await sendFile(pair.server, '/proc/self/maps');
+    pair.server.end();
+    await received;
+    pair.close();
+    const after = metrics();
+    assert.equal(after.methods.sendfile.bytes - before.methods.sendfile.bytes, 10 * MIB);
+    assert.equal(after.methods.sendfile.transfers - before.methods.sendfile.transfers, 1);
+    assert.ok(after.methods.sendfile.syscalls > before.methods.sendfile.syscalls);
+    assert.equal(after.methods.copy.transfers - before.methods.copy.transfers, 1);
+    const fallbacks = (m: typeof after) => Object.values(m.fallbacks).reduce((a, b) => a + b, 0);
+    assert.equal(fallbacks(after) - fallbacks(before), 1);
+    assert.equal(after.inFlight, 0);
+    assert.equal(after.nativeJobs, 0);
   });
 
   it('rejects with ZC_ERR_FILE_TRUNCATED when the file shrinks mid-send, without hanging or padding', async () => {
