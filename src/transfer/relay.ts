@@ -201,16 +201,23 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
   const runDirection = async (d: Direction): Promise<void> => {
     const fd = socketFd(d.from);
     const outFd = socketFd(d.to);
-    if (fd === undefined || outFd === undefined) throw createError('ZC_ERR_SOCKET_CLOSED', []);
-    d.job = startNativeJob(native, {
-      mode: method === 'splice' ? c.MODE_SPLICE : c.MODE_COPY,
-      srcFd: fd,
-      dstFd: outFd,
-      pipe: d.pipe,
-      srcOffset: -1,
-      length: -1,
-      flags: c.DST_SOCKET,
-    });
+    try {
+      if (fd === undefined || outFd === undefined) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      d.job = startNativeJob(native, {
+        mode: method === 'splice' ? c.MODE_SPLICE : c.MODE_COPY,
+        srcFd: fd,
+        dstFd: outFd,
+        pipe: d.pipe,
+        srcOffset: -1,
+        length: -1,
+        flags: c.DST_SOCKET,
+      });
+    } catch (error) {
+      // Never started (a socket closed meanwhile, or dup failed): its pipe is untouched.
+      if (d.pipe) pool.release(d.pipe, 0);
+      d.pipe = undefined;
+      throw error;
+    }
     const outcome = (d.outcome = await d.job.done);
     if (d.pipe) pool.release(d.pipe, outcome.inPipe);
     const error = errorFromOutcome(outcome, guard.reason, {

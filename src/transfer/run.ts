@@ -123,7 +123,15 @@ export function asCopySpec(native: NativeBinding, spec: NativeJobSpec): NativeJo
  */
 export async function runWithFallback(native: NativeBinding, transfer: KernelTransfer): Promise<TransferResult> {
   let { spec, method } = transfer;
-  let { outcome, reason } = await runGuardedJob(native, spec, transfer.guard);
+  let started;
+  try {
+    started = await runGuardedJob(native, spec, transfer.guard);
+  } catch (error) {
+    // The job never started (dup failed: EMFILE): the pipe is untouched.
+    if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, 0);
+    throw error;
+  }
+  let { outcome, reason } = started;
   if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, outcome.inPipe);
   if (outcome.status < 0 && isUnsupportedErrno(outcome.status) && outcome.moved === 0 && outcome.headSent === 0 &&
       method !== 'copy') {

@@ -216,6 +216,19 @@ describe('sendFile under pressure', () => {
   });
 });
 
+describe('running out of file descriptors', () => {
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'emfile-child.js');
+  it('fails with EMFILE from dup and gives back the pipe it had taken', () => {
+    const run = spawnSync('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${child}"`], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(run.status, 0, run.stderr);
+    const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.equal(seen.code, 'EMFILE');
+    assert.equal(seen.syscall, 'dup');
+    assert.equal(seen.poolSize, 0, 'no pipe left lent out');
+    assert.equal(seen.after, seen.before, 'no fd leaked');
+  });
+});
+
 describe('proof of the kernel path with strace', () => {
   const strace = spawnSync('strace', ['-V']).status === 0;
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'strace-child.js');
