@@ -350,8 +350,12 @@ function trackChild(name, child) {
 }
 
 function notStarted(reason, handle) {
-  const tail = handle.output().trim().split('\n').slice(-3).join(' | ');
-  const err = new Error(`${reason}${tail ? ` — ${tail}` : ''}`);
+  // The most telling line of what the process printed: an error or usage
+  // message if there is one (Node puts "Error: …" below the source excerpt
+  // of an uncaught exception), else its first line.
+  const lines = handle.output().split('\n').map((line) => line.trim()).filter(Boolean);
+  const telling = lines.find((line) => /\b(error|unknown|invalid|cannot|failed|usage)\b/i.test(line)) ?? lines[0];
+  const err = new Error(`${reason}${telling ? `: ${telling.slice(0, 200)}` : ''}`);
   err.code = 'BENCH_NOT_STARTED';
   err.reason = reason;
   return err;
