@@ -194,7 +194,7 @@ const startedGroups = new Set();
  *
  * Resolves a handle { pid, pgid, name, output(), exitInfo(), stop() }.
  * Rejects with err.code = 'BENCH_NOT_STARTED' when the process exits or does
- * not listen within `timeoutMs`; the message carries the tail of its output.
+ * not listen within `timeoutMs`; the message quotes its most telling output line.
  * The caller owns the handle and must call stop().
  */
 export async function startServer({ name, command, args, cwd, env, port, timeoutMs = 15000 }) {
@@ -232,23 +232,15 @@ export async function startServer({ name, command, args, cwd, env, port, timeout
  * group, collects stdout, and kills the group if it outlives `timeoutMs`.
  * Resolves { code, signal, stdout, stderr, timedOut }.
  */
-export function runBounded(command, args, { timeoutMs, cwd, env, onStdoutLine } = {}) {
+export function runBounded(command, args, { timeoutMs, cwd, env } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env: env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid) startedGroups.add(child.pid);
     let stdout = '';
     let stderr = '';
-    let pending = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       stdout += chunk;
-      if (!onStdoutLine) return;
-      pending += chunk;
-      let newline;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        onStdoutLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
       stderr = (stderr + chunk).slice(-8192);
