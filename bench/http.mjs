@@ -17,7 +17,7 @@ import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
 import { formatNumber, readRawJson, writeRawJson, writeResults } from './lib/report.mjs';
 import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { HTTP_SERVERS } from './peers/http-servers.mjs';
-import { splitArgs } from './peers/zerocopy.mjs';
+import { projectBuildFact, splitArgs } from './peers/zerocopy.mjs';
 
 const options = readOptions(
   {
@@ -100,6 +100,7 @@ async function measure() {
       ['C compiler', process.env.CC || 'cc', ['--version']],
     ]),
     ['npm peers', peerPackageVersions(['express', 'serve-static', 'fastify', '@fastify/static'])],
+    projectBuildFact(),
   ];
 
   const records = [];

@@ -17,7 +17,7 @@ import { buildProxyReport, deriveProxyMetrics } from './lib/proxy-report.mjs';
 import { BYTES_PER_GB, formatNumber, readRawJson, writeRawJson, writeResults } from './lib/report.mjs';
 import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { PROXIES } from './peers/proxies.mjs';
-import { splitArgs } from './peers/zerocopy.mjs';
+import { projectBuildFact, splitArgs } from './peers/zerocopy.mjs';
 
 const options = readOptions(
   {
@@ -64,11 +64,14 @@ async function measure() {
       log(`${proxy.label}: not available (${reason})`);
     }
   }
-  const environment = describeEnvironment([
-    ['HAProxy', 'haproxy', ['-v']],
-    ['socat', 'socat', ['-V']],
-    ['C compiler', process.env.CC || 'cc', ['--version']],
-  ]);
+  const environment = [
+    ...describeEnvironment([
+      ['HAProxy', 'haproxy', ['-v']],
+      ['socat', 'socat', ['-V']],
+      ['C compiler', process.env.CC || 'cc', ['--version']],
+    ]),
+    projectBuildFact(),
+  ];
 
   const records = [];
   for (let run = 1; run <= settings.runs; run++) {

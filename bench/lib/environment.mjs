@@ -38,9 +38,13 @@ function packageVersion(name) {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).version : 'not installed';
 }
 
+// The commit alone does not say what ran: bin/zerocopy.js runs dist/, built
+// from whatever the working tree held at build time.
 function gitCommit() {
   const commit = commandVersion('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD']);
-  return commit && /^[0-9a-f]+$/.test(commit) ? commit : 'none (no commit yet)';
+  if (!commit || !/^[0-9a-f]+$/.test(commit)) return 'none (no commit yet)';
+  const status = spawnSync('git', ['-C', REPO_DIR, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
+  return status.stdout?.trim() ? `${commit} (with uncommitted changes)` : commit;
 }
 
 /**

@@ -4,12 +4,24 @@
 // Extra flags (e.g. --workers 2) come from BENCH_ZEROCOPY_ARGS or the
 // entry points' --zerocopy-args option.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { PROJECT_CLI, REPO_DIR, displayPath } from '../lib/paths.mjs';
 
 /** Why the project's CLI cannot be run, or null if it can be tried. */
 export function projectUnavailableReason() {
   return existsSync(PROJECT_CLI) ? null : `${displayPath(PROJECT_CLI)} does not exist yet`;
+}
+
+/**
+ * An environment fact for the reports: which CLI ran and when its compiled
+ * code (dist/, which bin/zerocopy.js imports) was last built.
+ */
+export function projectBuildFact() {
+  if (!existsSync(PROJECT_CLI)) return ['zerocopy CLI', `${displayPath(PROJECT_CLI)} not present`];
+  const dist = join(REPO_DIR, 'dist', 'src', 'cli', 'index.js');
+  const built = existsSync(dist) ? `dist built ${statSync(dist).mtime.toISOString()}` : 'dist/ not built';
+  return ['zerocopy CLI', `${displayPath(PROJECT_CLI)}, ${built}`];
 }
 
 /** `zerocopy serve` on 127.0.0.1:`port`. */
