@@ -18,3 +18,24 @@ export { codes as errorCodes, isZeroCopyError, type ErrorCode, type ZeroCopyErro
 export type { SystemError } from './native/errno.js';
 export { TRANSFER_END_CHANNEL, FALLBACK_CHANNEL, type TransferEndMessage, type FallbackMessage } from './diagnostics.js';
 export { isNativeAvailable, nativeUnavailableReason } from './native/status.js';
+export type { RelayStart, RelayCopyReason } from './transfer/relay.js';
+export {
+  createProxy,
+  TcpProxy,
+  formatRecordText,
+  formatRecordJson,
+  formatProxyHeader,
+  type ProxyOptions,
+  type ListenAddress,
+  type CloseOptions,
+  type DrainResult,
+  type ProxyLogRecord,
+  type ConnectionRecord,
+  type ConnectionOutcome,
+  type UpstreamsDownRecord,
+  type RejectedRecord,
+  type AcceptErrorRecord,
+  type ProxyEndpoints,
+  type ProxyProtocolVersion,
+  type HostPort,
+} from './proxy/index.js';
