@@ -24,15 +24,9 @@ import { getNative } from '../native/capabilities.js';
 import { flushSocketWrites, socketFd } from '../transfer/endpoint.js';
 import { sendFile } from '../transfer/sendfile.js';
 import { writeThroughNode } from '../transfer/takeover.js';
+import { isFileRegion, measureBody, type BodyPart, type FileRegion } from './representation.js';
 
-/** A half-open byte range [start, end) of an open file. */
-export interface FileRegion {
-  fd: number;
-  start: number;
-  end: number;
-}
-
-export type BodyPart = FileRegion | Buffer;
+export type { BodyPart, FileRegion };
 
 export type BodyMethod = 'sendfile' | 'copy' | 'none';
 
@@ -60,18 +54,8 @@ export interface BodyResult {
 /** Chunk of the copy path: Node's default stream highWaterMark for files. */
 const COPY_CHUNK_BYTES = 64 << 10;
 
-function isRegion(part: BodyPart): part is FileRegion {
-  return !Buffer.isBuffer(part);
-}
-
-function partLength(part: BodyPart): number {
-  return isRegion(part) ? part.end - part.start : part.length;
-}
-
 /** Total body length of `parts`: what Content-Length must say. */
-export function bodyLength(parts: readonly BodyPart[]): number {
-  return parts.reduce((sum, part) => sum + partLength(part), 0);
-}
+export const bodyLength = measureBody;
 
 /**
  * Pipelined responses get their socket only when the previous response on the
@@ -119,7 +103,7 @@ function readChunk(fd: number, length: number, position: number): Promise<Buffer
 async function copyParts(res: ServerResponse, parts: readonly BodyPart[]): Promise<number> {
   let bytes = 0;
   for (const part of parts) {
-    if (!isRegion(part)) {
+    if (!isFileRegion(part)) {
       await writeThroughResponse(res, part);
       bytes += part.length;
       continue;
@@ -163,7 +147,7 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
   let bytes = 0;
   let method: BodyMethod = 'sendfile';
   for (const part of parts) {
-    if (!isRegion(part)) {
+    if (!isFileRegion(part)) {
       pending.push(part);
       continue;
     }
