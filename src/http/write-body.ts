@@ -63,14 +63,19 @@ export const bodyLength = measureBody;
  */
 async function waitForSocket(res: ServerResponse): Promise<net.Socket> {
   if (res.socket) return res.socket;
-  if (res.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+  // A queued response gets neither 'socket' nor 'close' when its connection
+  // dies (Node only destroys the queued requests), so watch the connection.
+  const connection = res.req?.socket;
+  if (res.destroyed || connection?.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
   const ac = new AbortController();
+  const closed = () => {
+    throw createError('ZC_ERR_SOCKET_CLOSED', []);
+  };
   try {
     const [socket] = (await Promise.race([
       once(res, 'socket', { signal: ac.signal }),
-      once(res, 'close', { signal: ac.signal }).then(() => {
-        throw createError('ZC_ERR_SOCKET_CLOSED', []);
-      }),
+      once(res, 'close', { signal: ac.signal }).then(closed),
+      ...(connection ? [once(connection, 'close', { signal: ac.signal }).then(closed)] : []),
     ])) as [net.Socket];
     return socket;
   } finally {
