@@ -73,6 +73,12 @@ export const codes = {
     base: Error,
     message: (attempts: string) => `No upstream accepted the connection (${attempts})`,
   },
+  ZC_ERR_HTTP_STATUS: {
+    base: Error,
+    // The status's fixed reason text only (Express's finalhandler may show
+    // the message to the client); the system error stays in `cause`.
+    message: (reason: string) => reason,
+  },
   ZC_ERR_TARGET_EXISTS: {
     base: Error,
     message: (path: string) => `Refusing to overwrite ${path} (use --force)`,
