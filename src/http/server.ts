@@ -1,0 +1,170 @@
+/**
+ * A standalone static-file server: node:http + serveStatic, with the limits
+ * a server facing the open network needs, an access log, and a graceful
+ * shutdown. `zerocopy serve` is a thin shell around this.
+ *
+ * Limits and what each one stops:
+ *
+ *   maxHeaderSize      huge request heads             → 431 (Node's parser)
+ *   headersTimeout     slowloris: a head trickling in → 408, closed
+ *   requestTimeout     a whole request trickling in   → 408, closed
+ *   keepAliveTimeout   idle keep-alive connections    → closed
+ *   idleTimeout        a client that stops reading (or sending) mid-response:
+ *                      no byte moved for this long    → closed. During a
+ *                      sendfile body the transfer layer emulates the socket
+ *                      timer (native writes never refresh Node's), guard.ts.
+ *   maxConnections     fd exhaustion by many clients  → new sockets closed at accept
+ *   maxRanges          Range headers with many parts  → whole file (200)
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type net from 'node:net';
+
+import { AccessLog, accessLogEntry, formatCommonLogLine, formatJsonLogLine, type LogSink } from './access-log.js';
+import { applyCors } from './cors.js';
+import { serveStatic, type StaticHandler } from './middleware.js';
+import type { ServeStaticOptions } from './static-options.js';
+
+/** Defaults, in the units their names carry. */
+export const DEFAULT_MAX_HEADER_SIZE_BYTES = 16 << 10; // Node's and nginx's large_client_header_buffers order
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000; // Node's default; nginx uses 75 s
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000; // nginx send_timeout
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** How often Node checks headersTimeout/requestTimeout; its default (30 s) would let a slowloris live 30 s past the limit. */
+const MAX_CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+
+export interface StaticServerOptions extends ServeStaticOptions {
+  /** Directory to serve. */
+  root: string;
+  /** Public CORS: `Access-Control-Allow-Origin: *` and preflight answers (cors.ts). */
+  cors?: boolean;
+  /** Access log: true → stdout, or a stream / function receiving batches of lines. */
+  log?: boolean | LogSink;
+  /** 'common' (CLF + body method, default) or 'json' (one object per line). */
+  logFormat?: 'common' | 'json';
+  /** Largest request head in bytes; bigger → 431. */
+  maxHeaderSize?: number;
+  /** ms to receive a request head; slower → 408 and close. */
+  headersTimeout?: number;
+  /** ms to receive a whole request. */
+  requestTimeout?: number;
+  /** ms an idle keep-alive connection stays open. */
+  keepAliveTimeout?: number;
+  /** ms without any byte moving on a connection (slow or stalled clients) before it is closed; 0 disables. */
+  idleTimeout?: number;
+  /** Open connections accepted at once; more are closed on accept. */
+  maxConnections?: number;
+  /** Requests served per connection before it is closed (0: unlimited, Node's default). */
+  maxRequestsPerSocket?: number;
+  /** ms `close()` lets in-flight responses finish before destroying their connections. */
+  shutdownTimeout?: number;
+}
+
+export interface StaticServer {
+  /** The node:http server (already configured; not listening until `listen`). */
+  readonly server: http.Server;
+  /** The serveStatic handler it runs. */
+  readonly handler: StaticHandler;
+  /** Listens on host:port (defaults 127.0.0.1 and 8080); resolves with the bound address. */
+  listen(port?: number, host?: string): Promise<net.AddressInfo>;
+  /**
+   * Graceful shutdown: stops accepting, closes idle keep-alive connections,
+   * lets in-flight responses finish (their connections then close) for up to
+   * `timeoutMs` (default `shutdownTimeout`), destroys what is left, releases
+   * the handler's fds and flushes the log. Resolves with how many
+   * connections had to be destroyed.
+   */
+  close(timeoutMs?: number): Promise<{ destroyed: number }>;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value === undefined ? fallback : value;
+}
+
+/**
+ * Creates (but does not start) a static server for `options.root`. The
+ * handler is created with `fallthrough: false` semantics (there is no next
+ * middleware): every request is answered here.
+ */
+export function createStaticServer(options: StaticServerOptions): StaticServer {
+  const { root, cors, log, logFormat, maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout, idleTimeout,
+    maxConnections, maxRequestsPerSocket, shutdownTimeout, ...staticOptions } = options;
+  const handler = serveStatic(root, staticOptions);
+  const headersMs = positive(headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS);
+  const requestMs = Math.max(positive(requestTimeout, DEFAULT_REQUEST_TIMEOUT_MS), headersMs);
+  const server = http.createServer({
+    maxHeaderSize: positive(maxHeaderSize, DEFAULT_MAX_HEADER_SIZE_BYTES),
+    headersTimeout: headersMs,
+    requestTimeout: requestMs,
+    keepAliveTimeout: positive(keepAliveTimeout, DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.max(50, Math.min(MAX_CONNECTIONS_CHECK_INTERVAL_MS, Math.floor(headersMs / 2))),
+    // Node's default for HTTP servers; small responses leave in one segment anyway (cork/writev).
+    noDelay: true,
+  });
+  server.maxConnections = positive(maxConnections, DEFAULT_MAX_CONNECTIONS);
+  if (maxRequestsPerSocket) server.maxRequestsPerSocket = maxRequestsPerSocket;
+  // http.Server applies this to each socket; 'timeout' with no listener destroys it.
+  server.timeout = positive(idleTimeout, DEFAULT_IDLE_TIMEOUT_MS);
+
+  const sink = log === true ? process.stdout : log === false || log === undefined ? undefined : log;
+  const accessLog = sink ? new AccessLog(sink) : undefined;
+  const format = logFormat === 'json' ? formatJsonLogLine : formatCommonLogLine;
+  let closing = false;
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const startedAt = Date.now();
+    if (accessLog) res.once('close', () => accessLog.write(format(accessLogEntry(req, res, startedAt))));
+    if (closing) {
+      // Answer what is already here, then let the connection go.
+      res.setHeader('Connection', 'close');
+      res.once('close', () => setImmediate(() => server.closeIdleConnections()));
+    }
+    if (cors && applyCors(req, res)) return;
+    handler(req, res);
+  });
+
+  return {
+    server,
+    handler,
+    async listen(port = 8080, host = '127.0.0.1') {
+      server.listen(port, host);
+      await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error; })]);
+      return server.address() as net.AddressInfo;
+    },
+    async close(timeoutMs = positive(shutdownTimeout, DEFAULT_SHUTDOWN_TIMEOUT_MS)) {
+      closing = true;
+      let destroyed = 0;
+      const done = new Promise<void>((resolve) => {
+        if (!server.listening) resolve();
+        else server.close(() => resolve()); // also closes idle keep-alive connections (Node ≥ 19)
+      });
+      // Responses in flight when close() began were promised keep-alive;
+      // each one's connection is closed as soon as it goes idle.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => {
+        destroyed = sockets.size;
+        // closeAllConnections covers sockets with a parser; a socket whose
+        // parser was already freed (mid-body) is destroyed directly.
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      }, timeoutMs);
+      try {
+        await done;
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+      }
+      await handler.close();
+      accessLog?.close();
+      return { destroyed };
+    },
+  };
+}
