@@ -15,6 +15,7 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   cp: async () => (await import('./commands/copy.js')).copyCommand,
   cat: async () => (await import('./commands/cat.js')).catCommand,
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
 };
 
 /** Registers a subcommand (the server and proxy modules add theirs). */
