@@ -6,7 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { createProxy, type ProxyLogRecord, type ProxyOptions, type TcpProxy } from '../../src/index.js';
 import type { ConnectionRecord } from '../../src/proxy/log.js';
@@ -214,4 +217,82 @@ export async function pump(socket: net.Socket, size: number, seed: number): Prom
 export function asConnection(record: ProxyLogRecord): ConnectionRecord {
   if (record.event !== 'connection') throw new Error(`expected a connection record, got ${record.event}`);
   return record;
+}
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/zerocopy.js');
+
+export interface ProxyProcess {
+  child: ChildProcess;
+  /** The port it printed as listening on. */
+  port: number;
+  /** Every stdout and stderr line so far. */
+  stdout: string[];
+  stderr: string[];
+  /** Resolves the first line (already printed or still to come) on `stream` that matches. */
+  waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resident memory of the process now (VmRSS), in bytes. */
+  rssBytes(): number;
+  /** Resolves the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM (by PID), then SIGKILL after `graceMs`; resolves the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * `node bin/zerocopy.js proxy --listen 127.0.0.1:0 ...args` in a child
+ * process, as a user runs it; resolves once it printed its address (with
+ * `--json`, the 'listening' record; otherwise the text line).
+ */
+export async function spawnProxyCli(args: string[]): Promise<ProxyProcess> {
+  const child = spawn(process.execPath, [BIN, 'proxy', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  const watchers: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (line: string) => void }> = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let partial = '';
+    child[stream]!.setEncoding('utf8');
+    child[stream]!.on('data', (text: string) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop()!;
+      for (const line of parts) {
+        lines[stream].push(line);
+        for (const watcher of watchers.filter((w) => w.stream === stream && w.pattern.test(line))) {
+          watchers.splice(watchers.indexOf(watcher), 1);
+          watcher.resolve(line);
+        }
+      }
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitForLine = (stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = 10000) => {
+    const seen = lines[stream].find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return withTimeout(new Promise<string>((resolve) => watchers.push({ stream, pattern, resolve })), timeoutMs,
+      `a line matching ${pattern} on ${stream} (stderr so far: ${lines.stderr.join(' | ')})`);
+  };
+  const listening = await Promise.race([
+    waitForLine('stdout', /listening/),
+    exited.then((code) => Promise.reject(new Error(`zerocopy proxy exited with ${code}: ${lines.stderr.join('\n')}`))),
+  ]);
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(listening)?.[1]);
+  return {
+    child,
+    port,
+    ...lines,
+    waitForLine,
+    exited,
+    rssBytes: () => {
+      const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
+    },
+    stop: async (graceMs = 5000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
