@@ -38,9 +38,14 @@ import { normalizeOptions, type ServeStaticOptions } from './static-options.js';
 /** Connect/Express `next`: no argument passes the request on, an error goes to error handlers. */
 export type Next = (error?: unknown) => void;
 
-/** The handler serveStatic returns. */
+/**
+ * The handler serveStatic returns. The promise it returns (ignored by
+ * node:http and Connect; awaited by Express 5 and the Koa adapter) resolves
+ * once the response is complete, failed, or passed on with `next`; it never
+ * rejects.
+ */
 export interface StaticHandler {
-  (req: IncomingMessage, res: ServerResponse, next?: Next): void;
+  (req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void>;
   /** Closes the cached fds and the root fd; responses in flight keep theirs until they end. */
   close(): Promise<void>;
   /** Resolves with the open-file cache once the root is open (hit/miss counters for tests and metrics). */
@@ -114,8 +119,8 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
   ready.catch(() => {});
   let closed = false;
 
-  const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): void => {
-    void handle(req, res, next).catch((error: unknown) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> => {
+    return handle(req, res, next).catch((error: unknown) => {
       // Only a bug can get here (every expected failure is answered): never leave the client hanging.
       if (next) next(error);
       else if (!res.headersSent) sendPage(req, res, buildErrorPage(500));
