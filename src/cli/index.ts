@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   cp: async () => (await import('./commands/copy.js')).copyCommand,
   cat: async () => (await import('./commands/cat.js')).catCommand,
   serve: async () => (await import('./commands/serve.js')).serveCommand,
+  proxy: async () => (await import('./commands/proxy.js')).proxyCommand,
 };
 
 /** Registers a subcommand (the server and proxy modules add theirs). */

@@ -183,7 +183,10 @@ export async function connectClient(port: number, host = '127.0.0.1'): Promise<n
  */
 export function closedWithin(socket: net.Socket): Promise<number> {
   const started = Date.now();
-  if (socket.destroyed) return Promise.resolve(0);
+  if (socket.destroyed || socket.readableEnded) {
+    socket.destroy();
+    return Promise.resolve(0);
+  }
   socket.resume();
   return new Promise((resolve) => {
     const done = () => {

@@ -1,0 +1,176 @@
+/**
+ * `zerocopy proxy --listen HOST:PORT --to HOST:PORT[,...]`: a TCP proxy that
+ * splices bytes in the kernel. Logs one line per connection; SIGTERM or
+ * SIGINT drains (stop accepting, let live connections finish up to
+ * --drain-timeout), a second signal cuts the rest at once.
+ */
+import { parseArgs } from 'node:util';
+
+import { createError } from '../../errors.js';
+import { isNativeAvailable, nativeUnavailableReason } from '../../native/status.js';
+import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../proxy/log.js';
+import { createProxy, type TcpProxy } from '../../proxy/server.js';
+import { formatHostPort } from '../../proxy/upstreams.js';
+import type { Command } from '../index.js';
+import { describeError, printError } from '../output.js';
+
+/** Idle connections are cut after 5 minutes by default: a dead peer without keepalive would hold its fds forever. */
+const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
+/** Long enough for a typical request to finish; short enough for a deploy (Kubernetes waits 30 s before SIGKILL). */
+const DEFAULT_DRAIN_TIMEOUT_SECONDS = 25;
+const MS_PER_SECOND = 1000;
+
+const HELP = `Usage: zerocopy proxy --listen HOST:PORT --to HOST:PORT[,HOST:PORT...] [options]
+
+Relays every TCP connection accepted on --listen to an upstream, moving the
+bytes in the kernel (splice(2) through a pipe per direction). Upstreams are
+used round-robin; one that refuses or does not answer in time is skipped for
+the next. Logs one line per connection (stdout; warnings to stderr).
+
+Options:
+      --listen HOST:PORT         address to accept on ([::1]:PORT for IPv6,
+                                 :PORT for every interface, port 0 for any free one)
+      --to HOST:PORT[,...]       upstreams, round-robin with failover
+      --max-conns N              live connections at most; more are closed at once
+                                 (default: no limit)
+      --idle-timeout SECONDS     close a connection idle both ways this long
+                                 (default ${DEFAULT_IDLE_TIMEOUT_SECONDS}; 0: never)
+      --connect-timeout SECONDS  give up on an upstream after this long and try
+                                 the next (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS})
+      --drain-timeout SECONDS    on SIGTERM/SIGINT, let live connections finish
+                                 this long, then cut them (default ${DEFAULT_DRAIN_TIMEOUT_SECONDS})
+      --send-proxy               send a PROXY protocol v1 header to the upstream
+      --send-proxy-v2            send a PROXY protocol v2 (binary) header
+      --json                     log JSON lines, all on stdout
+      --copy                     relay through user space instead (for comparison)
+  -h, --help                     show this help`;
+
+
+/** "1.5" → 1500 ms; throws ZC_ERR_INVALID_ARG for anything but a non-negative number. */
+function parseSeconds(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback * MS_PER_SECOND;
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(seconds)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a number of seconds (e.g. 30 or 0.5)', text]);
+  return Math.round(seconds * MS_PER_SECOND);
+}
+
+function parseCount(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a non-negative integer', text]);
+  return Number(text);
+}
+
+/** Where each record goes: JSON all on stdout; text connection lines on stdout, warnings on stderr. */
+function makeLogger(json: boolean): (record: ProxyLogRecord) => void {
+  return (record) => {
+    if (json) console.log(formatRecordJson(record));
+    else if (record.event === 'connection') console.log(formatRecordText(record));
+    else console.error(formatRecordText(record));
+  };
+}
+
+/** Resolves once the proxy has drained after SIGTERM/SIGINT. */
+function drainOnSignals(proxy: TcpProxy, drainTimeoutMs: number, json: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      const time = new Date().toISOString();
+      if (signals > 1) {
+        // Like nginx's fast shutdown after a graceful one was asked for.
+        if (json) console.log(JSON.stringify({ event: 'stopping', time, signal, live: proxy.connections }));
+        else console.error(`${time} stopping signal=${signal} live=${proxy.connections} (cutting live connections now)`);
+        void proxy.close({ timeout: 0 });
+        return;
+      }
+      if (json) console.log(JSON.stringify({ event: 'draining', time, signal, live: proxy.connections, deadlineMs: drainTimeoutMs }));
+      else console.error(`${time} draining signal=${signal} live=${proxy.connections} deadline_s=${drainTimeoutMs / MS_PER_SECOND} (no longer accepting)`);
+      void proxy.close({ timeout: drainTimeoutMs }).then(({ finished, aborted }) => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        const now = new Date().toISOString();
+        if (json) console.log(JSON.stringify({ event: 'stopped', time: now, finished, aborted }));
+        else console.error(`${now} stopped finished=${finished} aborted=${aborted}`);
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+export const proxyCommand: Command = {
+  summary: 'TCP proxy that relays with splice (round-robin, PROXY protocol, drain)',
+  async run(argv) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        allowPositionals: false,
+        options: {
+          listen: { type: 'string' },
+          to: { type: 'string' },
+          'max-conns': { type: 'string' },
+          'idle-timeout': { type: 'string' },
+          'connect-timeout': { type: 'string' },
+          'drain-timeout': { type: 'string' },
+          'send-proxy': { type: 'boolean' },
+          'send-proxy-v2': { type: 'boolean' },
+          json: { type: 'boolean' },
+          copy: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      }));
+    } catch (error) {
+      printError(describeError(error), 'proxy');
+      return 2;
+    }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const json = values.json === true;
+    let proxy: TcpProxy;
+    let drainTimeoutMs: number;
+    try {
+      if (!values.listen || !values.to) throw new Error('--listen and --to are required');
+      if (values['send-proxy'] && values['send-proxy-v2']) throw new Error('choose one of --send-proxy and --send-proxy-v2');
+      drainTimeoutMs = parseSeconds(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT_SECONDS);
+      proxy = createProxy({
+        listen: values.listen,
+        upstream: values.to,
+        maxConnections: parseCount(values['max-conns'], '--max-conns'),
+        idleTimeout: parseSeconds(values['idle-timeout'], '--idle-timeout', DEFAULT_IDLE_TIMEOUT_SECONDS),
+        connectTimeout: parseSeconds(values['connect-timeout'], '--connect-timeout', DEFAULT_CONNECT_TIMEOUT_SECONDS),
+        ...(values['send-proxy'] ? { proxyProtocol: 1 as const } : values['send-proxy-v2'] ? { proxyProtocol: 2 as const } : {}),
+        method: values.copy ? 'copy' : 'auto',
+        onLog: makeLogger(json),
+      });
+    } catch (error) {
+      printError(describeError(error), 'proxy');
+      console.error(HELP);
+      return 2;
+    }
+
+    let bound;
+    try {
+      bound = await proxy.listen();
+    } catch (error) {
+      printError(`cannot listen on ${values.listen}: ${describeError(error)}`, 'proxy');
+      return 1;
+    }
+    const drained = drainOnSignals(proxy, drainTimeoutMs, json);
+    const address = formatHostPort({ host: bound.address, port: bound.port });
+    const upstreams = proxy.upstreamList.map(formatHostPort);
+    const method = values.copy ? 'copy' : isNativeAvailable() ? 'splice' : 'copy';
+    const why = values.copy ? 'forced by --copy' : nativeUnavailableReason();
+    if (json) {
+      console.log(JSON.stringify({ event: 'listening', time: new Date().toISOString(), address, upstreams, method, ...(why ? { copyReason: why } : {}) }));
+    } else {
+      console.log(`zerocopy proxy listening on ${address}, relaying to ${upstreams.join(', ')} (${method}${why ? `: ${why}` : ''})`);
+    }
+    await drained;
+    return 0;
+  },
+};
