@@ -162,6 +162,9 @@ export class TcpProxy {
         connection.controller.abort();
       }
     }, at - Date.now());
+    // Live sockets keep the process up while there is something to cut;
+    // the timer alone must not (a late close() call after the drain).
+    this.deadlineTimer.unref();
   }
 
   private log(record: ProxyLogRecord): void {
