@@ -85,6 +85,12 @@ function buildRepresentation(res: ServerResponse, file: FileToServe, options: No
     vary: file.vary ? mergeVary(headerString(res, 'vary'), 'Accept-Encoding') : headerString(res, 'vary'),
   });
   if (presetLastModified !== undefined) rep.headers['last-modified'] = presetLastModified;
+  // Representation metadata set before us becomes part of the representation,
+  // so the 304/412/416 transforms keep or drop it by the same rules as ours.
+  for (const name of ['content-disposition', 'content-language', 'expires']) {
+    const value = headerString(res, name);
+    if (value !== undefined) rep.headers[name] = value;
+  }
   return rep;
 }
 

@@ -114,9 +114,19 @@ export function sendPage(req: IncomingMessage, res: ServerResponse, page: Genera
 export function serveStatic(root: string, options: ServeStaticOptions = {}): StaticHandler {
   if (typeof root !== 'string' || root === '') throw createError('ZC_ERR_INVALID_ARG', ['root', 'a directory path', root]);
   const opts = normalizeOptions(options);
-  const ready = openRoot(root).then((opened) => ({ root: opened, cache: new FileCache(opened, opts.fileCache) }));
-  // A missing root is reported per request (404, like serve-static), not as an unhandled rejection.
-  ready.catch(() => {});
+  // The root is opened once; until that succeeds (a directory created after
+  // the handler, as serve-static allows), each request tries again and a
+  // missing root answers 404 like a missing file.
+  let ready: Promise<{ root: Root; cache: FileCache }> | undefined;
+  const open = (): Promise<{ root: Root; cache: FileCache }> => {
+    ready ??= openRoot(root).then((opened) => ({ root: opened, cache: new FileCache(opened, opts.fileCache) }));
+    const attempt = ready;
+    attempt.catch(() => {
+      if (ready === attempt) ready = undefined;
+    });
+    return attempt;
+  };
+  void open().catch(() => {});
   let closed = false;
 
   const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> => {
@@ -152,7 +162,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
 
     let state;
     try {
-      state = await ready;
+      state = await open();
     } catch (error) {
       return fail(mapErrorToStatus(error), error);
     }
@@ -318,11 +328,11 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
 
   handler.close = async (): Promise<void> => {
     closed = true;
-    const state = await ready.catch(() => undefined);
+    const state = await ready?.catch(() => undefined);
     if (!state) return;
     state.cache.clear();
     closeRoot(state.root);
   };
-  handler.fileCache = async (): Promise<FileCache> => (await ready).cache;
+  handler.fileCache = async (): Promise<FileCache> => (await open()).cache;
   return handler;
 }
