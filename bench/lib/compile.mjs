@@ -2,7 +2,7 @@
 // Binaries are never committed; they are rebuilt when the source is newer.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, WORK_DIR } from './paths.mjs';
 
@@ -15,6 +15,10 @@ export function compileClient(name) {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(BIN_DIR, { recursive: true });
   const cc = process.env.CC || 'cc';
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', binary, source], { stdio: 'inherit' });
+  // Build under a private name and rename: another harness may be running
+  // the old binary or compiling the same one right now.
+  const partial = `${binary}.${process.pid}.partial`;
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', partial, source], { stdio: 'inherit' });
+  renameSync(partial, binary);
   return binary;
 }

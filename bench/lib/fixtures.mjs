@@ -68,9 +68,10 @@ export function ensureFixtures(sizes, log = () => {}) {
 }
 
 // Writes to a temporary name and renames, so an interrupted run never leaves
-// a short fixture behind under the real name. Returns the sha256 (hex).
+// a short fixture behind under the real name, and a harness running at the
+// same time never reads a half-written one. Returns the sha256 (hex).
 function writeRandomFile(file, bytes) {
-  const partial = `${file}.partial`;
+  const partial = `${file}.${process.pid}.partial`;
   const hash = createHash('sha256');
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = openSync(partial, 'w');

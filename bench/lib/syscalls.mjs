@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasCommand } from './environment.mjs';
-import { WORK_DIR } from './paths.mjs';
+import { harnessRunDir } from './paths.mjs';
 import { listGroup } from './proc.mjs';
 
 export const canCountSyscalls = () => hasCommand('strace');
@@ -19,7 +19,7 @@ export const canCountSyscalls = () => hasCommand('strace');
  * [{ syscall, calls, errors }] sorted by calls, most first.
  */
 export async function countSyscalls(pgid, load) {
-  const output = join(WORK_DIR, `strace-${pgid}.txt`);
+  const output = join(harnessRunDir(), `strace-${pgid}.txt`);
   const pids = listGroup(pgid).filter((s) => s.state !== 'Z').map((s) => s.pid);
   const args = ['-f', '-c', '-o', output, ...pids.flatMap((pid) => ['-p', String(pid)])];
   const tracer = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] });
