@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import { formatRecordText, PipePool } from '../../src/index.js';
+import { formatRecordText, metrics, PipePool } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect } from '../helpers/net.js';
@@ -262,6 +262,7 @@ describe('proxy pipe pool', () => {
   it('copies when the pool has no pipe left, says so in the log record, and splices again once pipes return', async () => {
     // Two pipes: exactly one splicing connection (a pipe per direction).
     const pipePool = new PipePool(getNative()!, { maxPipes: 2 });
+    const copiedBefore = metrics().relays.copiedForLackOfPipes;
     const started = await startProxy({ upstream: `127.0.0.1:${echo.port}`, pipePool });
     try {
       const holder = await connectClient(started.port);
@@ -279,6 +280,7 @@ describe('proxy pipe pool', () => {
       assert.equal(record.method, 'copy');
       assert.equal(record.copyReason, 'no-pipe');
       assert.match(formatRecordText(record), /method=copy copy_reason=no-pipe/);
+      assert.equal(metrics().relays.copiedForLackOfPipes, copiedBefore + 1, 'process metrics count it too');
 
       holder.end();
       assert.equal(asConnection(await started.nextRecord('connection')).method, 'splice');
