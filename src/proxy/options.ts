@@ -38,7 +38,11 @@ export interface ProxyOptions {
   pipePool?: PipePool;
   /** Length of the kernel's accept queue (listen(2) backlog). */
   backlog?: number;
-  /** Receives one record per event: connection closed, upstreams down, client rejected. */
+  /**
+   * Receives one record per event: connection closed, upstreams down, client
+   * rejected, accept failed. Called synchronously; it must not throw (an
+   * exception surfaces as an unhandled rejection, as from an event listener).
+   */
   onLog?: (record: ProxyLogRecord) => void;
 }
 

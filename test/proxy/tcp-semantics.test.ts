@@ -202,6 +202,23 @@ for (const mode of modes) {
       server.end();
     });
 
+    it('relays an upstream that speaks first (a banner before any client byte, like SMTP or SSH)', async () => {
+      const { upstream, started } = await setUp();
+      const client = await connectClient(started.port);
+      const server = await upstream.nextConnection();
+      server.write('220 ready\r\n');
+      assert.equal((await readBytes(client, 11)).toString(), '220 ready\r\n');
+      client.write('QUIT\r\n');
+      assert.equal((await readBytes(server, 6)).toString(), 'QUIT\r\n');
+      const rest = collect(client, { keep: true });
+      client.resume(); // readBytes left it paused
+      server.end('221 bye\r\n');
+      client.end();
+      assert.equal((await withTimeout(rest, 5000, 'client read')).data!.toString(), '221 bye\r\n');
+      const record = asConnection(await started.nextRecord('connection'));
+      assert.deepEqual([record.toUpstream, record.toClient, record.outcome], [6, 20, 'closed']);
+    });
+
     it('forwards a request/response exchange byte-exact in both directions', async () => {
       const { upstream, started } = await setUp();
       const client = await connectClient(started.port);
