@@ -111,7 +111,6 @@ struct zc_job_s {
   int src_armed, dst_armed;
   int src_eof;
   int cancel_requested;
-  int trust_mincore;
   int64_t src_size;
   int64_t cached_until;
   size_t offload_length;

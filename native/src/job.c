@@ -17,8 +17,10 @@
 
 #include "platform.h"
 
-/* Pages checked for residency at once; the step that follows reads at most this. */
+/* Bytes checked for residency at once; the step that follows reads at most this. */
 #define ZC_CACHE_WINDOW_BYTES ((int64_t)8 << 20)
+/* One RWF_NOWAIT probe per this many bytes of the window (see zc__is_cached). */
+#define ZC_CACHE_PROBE_STRIDE_BYTES ((size_t)1 << 20)
 
 typedef enum { STEP_AGAIN, STEP_WAIT, STEP_YIELD, STEP_OFFLOAD, STEP_END } zc__step_t;
 
@@ -102,9 +104,11 @@ static size_t cached_read_length(zc_job_t* j, size_t length) {
     /* Past the size seen at start: the file may have grown, or the read hits EOF. */
     if (zc__fstat_size(j->src_dup, &j->src_size) != 0 || off >= j->src_size) return length;
   }
+  /* Only what this job will read: a 1 KiB send must not probe 8 MiB. */
   int64_t window = min64(j->src_size - off, ZC_CACHE_WINDOW_BYTES);
+  if (j->remaining >= 0) window = min64(window, j->remaining);
   j->syscalls++;
-  if (!zc__is_cached(j->src_dup, off, (size_t)window, &j->trust_mincore)) return 0;
+  if (!zc__is_cached(j->src_dup, off, (size_t)window, ZC_CACHE_PROBE_STRIDE_BYTES)) return 0;
   j->cached_until = off + window;
   return (size_t)min64((int64_t)length, window);
 }

@@ -209,7 +209,6 @@ int zc__loop_offload(zc_job_t* j) {
 int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
   j->loop = loop;
   j->src_dup = j->dst_dup = -1;
-  j->trust_mincore = 1;
   j->failed_syscall = ZC_SYS_DUP;
   if ((j->src_dup = zc__dup(j->src_fd)) < 0) return j->src_dup;
   if ((j->dst_dup = zc__dup(j->dst_fd)) < 0) {

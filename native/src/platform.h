@@ -29,7 +29,7 @@ int zc__pipe(int fds[2], int size_hint, int* capacity);
 int zc__set_cork(int fd, int on);
 int zc__fadvise(int fd, int64_t offset, int64_t length, int advice);
 int64_t zc__cached_bytes(int fd, int64_t offset, int64_t length);
-int zc__is_cached(int fd, int64_t offset, size_t length, int* trust_mincore);
+int zc__is_cached(int fd, int64_t offset, size_t length, size_t stride);
 int zc__openat2(int dirfd, const char* path, int flags, int mode, uint64_t resolve);
 
 /* Engine internals shared by job.c and loop.c. */
