@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <node_api.h>
 
 #include "include/zc.h"
@@ -455,6 +456,12 @@ static napi_value set_cork(napi_env env, napi_callback_info info) {
   return number(env, zc__set_cork(fd, on != 0));
 }
 
+static napi_value file_type(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, fd);
+  return number(env, zc__file_type(fd));
+}
+
 static napi_value fadvise(napi_env env, napi_callback_info info) {
   ARGS(4);
   I32(0, fd);
@@ -520,6 +527,11 @@ static const constant_t constants[] = {
   {"RESOLVE_NO_MAGICLINKS", 0x02},
   {"RESOLVE_NO_SYMLINKS", 0x04},
   {"RESOLVE_BENEATH", 0x08},
+  {"S_IFMT", S_IFMT},
+  {"S_IFREG", S_IFREG},
+  {"S_IFBLK", S_IFBLK},
+  {"S_IFIFO", S_IFIFO},
+  {"S_IFSOCK", S_IFSOCK},
   {"POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED},
   {"POSIX_FADV_DONTNEED", POSIX_FADV_DONTNEED},
 };
@@ -548,6 +560,7 @@ static const function_t functions[] = {
   {"copyFileRangeOnce", copy_file_range_once},
   {"pipe", make_pipe},
   {"setCork", set_cork},
+  {"fileType", file_type},
   {"fadvise", fadvise},
   {"cachedBytes", cached_bytes},
 };

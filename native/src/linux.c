@@ -109,6 +109,13 @@ int zc__fstat_size(int fd, int64_t* size) {
   return 0;
 }
 
+/* The S_IFMT bits of an fd's mode: cheaper for JavaScript than an fs.Stats object. */
+int zc__file_type(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  return (int)(st.st_mode & S_IFMT);
+}
+
 int64_t zc__file_position(int fd) {
   off_t r = lseek(fd, 0, SEEK_CUR);
   return r < 0 ? -errno : (int64_t)r;

@@ -24,6 +24,7 @@ ssize_t zc__write(int fd, const void* buf, size_t count, int is_socket, int more
 int zc__dup(int fd);
 void zc__close(int fd);
 int zc__fstat_size(int fd, int64_t* size);
+int zc__file_type(int fd);
 int64_t zc__file_position(int fd);
 int zc__pipe(int fds[2], int size_hint, int* capacity);
 int zc__set_cork(int fd, int on);

@@ -43,6 +43,11 @@ export interface NativeConstants {
   RESOLVE_NO_MAGICLINKS: number;
   RESOLVE_NO_SYMLINKS: number;
   RESOLVE_BENEATH: number;
+  S_IFMT: number;
+  S_IFREG: number;
+  S_IFBLK: number;
+  S_IFIFO: number;
+  S_IFSOCK: number;
   POSIX_FADV_WILLNEED: number;
   POSIX_FADV_DONTNEED: number;
 }
@@ -78,6 +83,8 @@ export interface NativeBinding {
   copyFileRangeOnce(fdIn: number, offIn: number, fdOut: number, offOut: number, count: number): number;
   pipe(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
   setCork(fd: number, on: number): number;
+  /** S_IFMT bits of the fd's mode, or -errno. */
+  fileType(fd: number): number;
   fadvise(fd: number, offset: number, length: number, advice: number): number;
   cachedBytes(fd: number, offset: number, length: number): number;
   constants: NativeConstants;

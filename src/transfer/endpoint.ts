@@ -9,6 +9,8 @@ import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 
 import { createError } from '../errors.js';
+import { getNative } from '../native/capabilities.js';
+import { createSystemError } from '../native/errno.js';
 
 export type FdKind = 'file' | 'pipe' | 'socket' | 'other';
 
@@ -39,9 +41,21 @@ export function kindOfStats(stats: fs.Stats): FdKind {
   return 'other';
 }
 
-/** fstat of an open fd: no path lookup, so it does not wait on the disk. */
+/**
+ * fstat of an open fd: no path lookup, so it does not wait on the disk. The
+ * addon answers with the mode bits alone; building an fs.Stats object was an
+ * eighth of a small sendFile's CPU.
+ */
 export function kindOfFd(fd: number): FdKind {
-  return kindOfStats(fs.fstatSync(fd));
+  const native = getNative();
+  if (native === null) return kindOfStats(fs.fstatSync(fd));
+  const type = native.fileType(fd);
+  if (type < 0) throw createSystemError(type, 'fstat', { fd });
+  const c = native.constants;
+  if (type === c.S_IFREG || type === c.S_IFBLK) return 'file';
+  if (type === c.S_IFIFO) return 'pipe';
+  if (type === c.S_IFSOCK) return 'socket';
+  return 'other';
 }
 
 export function assertFd(value: unknown, name: string): asserts value is number {
