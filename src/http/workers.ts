@@ -81,6 +81,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       startedAt.set(worker, Date.now());
       slotOf.set(worker, slot);
       worker.on('listening', (address) => {
+        // A worker still starting when the shutdown began may have missed the message.
+        if (stopping) worker.send(SHUTDOWN_MESSAGE);
         listening.add(worker.id);
         if (!announced && listening.size >= options.workers) {
           announced = true;
@@ -94,7 +96,11 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       stopping = true;
       options.onEvent?.({ type: `shutdown:${reason}` });
       for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker?.isConnected()) worker.send(SHUTDOWN_MESSAGE);
+        if (!worker?.isConnected()) continue;
+        // A worker that does not listen yet has no connections to drain, and
+        // may not be able to receive messages yet: a signal ends it either way.
+        if (listening.has(worker.id)) worker.send(SHUTDOWN_MESSAGE);
+        else worker.process.kill('SIGTERM');
       }
       killTimer = setTimeout(() => {
         for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');

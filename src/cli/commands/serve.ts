@@ -172,6 +172,16 @@ export const serveCommand: Command = {
       });
     }
 
+    // Listen for the shutdown request before anything else: a signal (or the
+    // primary's message) during startup must not be lost.
+    const stopRequested = new Promise<string>((resolve) => {
+      if (isClusterWorker()) {
+        onWorkerShutdown(resolve);
+        return;
+      }
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
     const server = createStaticServer(options);
     try {
       const address = await server.listen(port, host);
@@ -182,14 +192,7 @@ export const serveCommand: Command = {
       return 1;
     }
 
-    const reason = await new Promise<string>((resolve) => {
-      if (isClusterWorker()) {
-        onWorkerShutdown(resolve);
-        return;
-      }
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const reason = await stopRequested;
     // A second signal while draining: stop now.
     const force = () => process.exit(130);
     process.once('SIGINT', force);
