@@ -4,6 +4,8 @@
 //
 //   npm run bench:transfer            (5 runs of each, 1 GiB)
 //   npm run bench:transfer -- --runs 3 --size 256MiB
+//   npm run bench:transfer -- --sweep (per-call cost: sendFile vs a stream pipe with
+//                                      chunks from 1 KiB to 1 MiB, 64 MiB file)
 //
 // The reader is bench/clients/tcpstream.c's sink (a C process that discards bytes
 // and timestamps first and last byte). Results: stdout and bench/results/transfer.md.
@@ -38,13 +40,15 @@ function parseArgs(argv) {
     else if (argv[i] === '--sender') options.sender = argv[++i];
     else if (argv[i] === '--file') options.file = argv[++i];
     else if (argv[i] === '--port') options.port = Number(argv[++i]);
+    else if (argv[i] === '--chunk') options.chunk = Number(argv[++i]);
+    else if (argv[i] === '--sweep') options.sweep = true;
     else throw new Error(`unknown option ${argv[i]}`);
   }
   return options;
 }
 
 /** Child mode: connect to the sink, send the file with `sender`, print CPU and bytes as JSON. */
-async function runSender(sender, file, port) {
+async function runSender(sender, file, port, chunk) {
   const { sendFile } = await import(pathToFileURL(join(REPO_DIR, 'dist/src/index.js')).href);
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
@@ -52,10 +56,21 @@ async function runSender(sender, file, port) {
   let bytes;
   let method = 'stream';
   if (sender === 'pipe') {
-    const stream = fs.createReadStream(file);
+    const stream = fs.createReadStream(file, chunk ? { highWaterMark: chunk } : {});
     stream.pipe(socket, { end: false });
     await once(stream, 'end');
     bytes = stream.bytesRead;
+  } else if (chunk) {
+    // One sendFile per chunk, following the file position: the per-call cost.
+    const fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    bytes = 0;
+    while (bytes < size) {
+      const result = await sendFile(socket, fd, { length: Math.min(chunk, size - bytes), ...(sender === 'copy' ? { method: 'copy' } : {}) });
+      bytes += result.bytes;
+      method = result.method;
+    }
+    fs.closeSync(fd);
   } else {
     ({ bytes, method } = await sendFile(socket, file, sender === 'copy' ? { method: 'copy' } : {}));
   }
@@ -65,8 +80,9 @@ async function runSender(sender, file, port) {
   process.stdout.write(`${JSON.stringify({ bytes, method, userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 })}\n`);
 }
 
-async function measure(sender, file, size, sink) {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--sender', sender, '--file', file, '--port', String(sink.port)], {
+async function measure(sender, file, size, sink, chunk) {
+  const args = ['--sender', sender, '--file', file, '--port', String(sink.port), ...(chunk ? ['--chunk', String(chunk)] : [])];
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
@@ -82,6 +98,7 @@ async function measure(sender, file, size, sink) {
   const gb = size / BYTES_PER_GB;
   return {
     sender,
+    chunk,
     method: report.method,
     gbPerSecond: gb / seconds,
     userPerGb: report.userSeconds / gb,
@@ -90,9 +107,56 @@ async function measure(sender, file, size, sink) {
   };
 }
 
+const SWEEP_CHUNKS = [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
+const SWEEP_FILE_BYTES = 64 << 20;
+
+/** Per-call cost: the same 64 MiB in chunks of 1 KiB … 1 MiB, sendFile per chunk vs a stream pipe. */
+async function sweep(options) {
+  const [fixture] = ensureFixtures([SWEEP_FILE_BYTES], (line) => console.log(line));
+  const senders = ['sendFile', 'pipe'];
+  const sink = await startSink({ connections: SWEEP_CHUNKS.length * senders.length * options.runs, verifyFirst: false, timeoutSeconds: 600 });
+  const results = [];
+  try {
+    for (const chunk of SWEEP_CHUNKS) {
+      for (const sender of senders) {
+        const runs = [];
+        for (let run = 0; run < options.runs; run++) runs.push(await measure(sender, fixture.file, SWEEP_FILE_BYTES, sink, chunk));
+        const cpuPerGb = median(runs.map((r) => r.cpuPerGb));
+        const gbPerSecond = median(runs.map((r) => r.gbPerSecond));
+        results.push({ chunk, sender, cpuPerGb, gbPerSecond });
+        console.log(`${sizeName(chunk).padStart(5)} ${sender.padEnd(8)} ${formatNumber(gbPerSecond)} GB/s  CPU ${formatNumber(cpuPerGb)} s/GB`);
+      }
+    }
+  } finally {
+    await sink.handle.stop();
+  }
+  const rows = SWEEP_CHUNKS.map((chunk) => {
+    const mine = results.find((r) => r.chunk === chunk && r.sender === 'sendFile');
+    const pipe = results.find((r) => r.chunk === chunk && r.sender === 'pipe');
+    return [sizeName(chunk), formatNumber(mine.gbPerSecond), formatNumber(mine.cpuPerGb), formatNumber(pipe.gbPerSecond), formatNumber(pipe.cpuPerGb), formatRatio(ratio(pipe.cpuPerGb, mine.cpuPerGb))];
+  });
+  const table = markdownTable([
+    { title: 'chunk', align: 'right' }, { title: 'sendFile GB/s', align: 'right' }, { title: 'sendFile CPU s/GB', align: 'right' },
+    { title: 'pipe GB/s', align: 'right' }, { title: 'pipe CPU s/GB', align: 'right' }, { title: 'pipe / sendFile CPU', align: 'right' },
+  ], rows);
+  writeResults('transfer-sweep', [
+    '# Transfer benchmark: chunk-size sweep',
+    '',
+    `The same ${sizeName(SWEEP_FILE_BYTES)} file sent as one sendFile call per chunk (following the file position), against`,
+    '`fs.createReadStream(file, { highWaterMark: chunk }).pipe(socket)`. Medians of ' + `${options.runs} runs; sender CPU per GB.`,
+    '',
+    table,
+    '',
+    environmentTable(describeEnvironment()),
+    '',
+  ].join('\n'));
+  console.log(`\n${table}`);
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  if (options.sender) return runSender(options.sender, options.file, options.port);
+  if (options.sender) return runSender(options.sender, options.file, options.port, options.chunk);
+  if (options.sweep) return sweep(options);
   if (!fs.existsSync(join(REPO_DIR, 'dist/src/index.js'))) throw new Error('build first: npm run build:ts');
   const [fixture] = ensureFixtures([options.size], (line) => console.log(line));
   const file = fixture.file;
