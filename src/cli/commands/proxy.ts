@@ -84,9 +84,12 @@ function drainOnSignals(proxy: TcpProxy, drainTimeoutMs: number, json: boolean):
         void proxy.close({ timeout: 0 });
         return;
       }
+      // close() stops accepting before it returns, so the line below is
+      // true when it is printed: a connect after it is refused.
+      const drained = proxy.close({ timeout: drainTimeoutMs });
       if (json) console.log(JSON.stringify({ event: 'draining', time, signal, live: proxy.connections, deadlineMs: drainTimeoutMs }));
       else console.error(`${time} draining signal=${signal} live=${proxy.connections} deadline_s=${drainTimeoutMs / MS_PER_SECOND} (no longer accepting)`);
-      void proxy.close({ timeout: drainTimeoutMs }).then(({ finished, aborted }) => {
+      void drained.then(({ finished, aborted }) => {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         const now = new Date().toISOString();
