@@ -53,7 +53,15 @@ export interface ServeStaticOptions {
   listing?: boolean;
   /** Open-file cache tuning (maxEntries 0 disables it). */
   fileCache?: FileCacheOptions;
-  /** How the head reaches the socket on the sendfile path (write-body.ts). */
+  /**
+   * How the head reaches the socket on the sendfile path (write-body.ts).
+   * 'prefix' (default): the head Node built rides in the sendfile job with
+   * MSG_MORE (relies on ServerResponse's `_header`/`_headerSent`; falls back
+   * to a plain flush when `_header` is absent). 'cork': TCP_CORK around
+   * Node's own head write and the sendfile, public APIs only. Measured
+   * (README, Static files): equal at 4 KiB, 'prefix' 1.8x the req/s at 1 MiB
+   * (a corked 1 MiB sendfile took 240 µs in the kernel, uncorked 114 µs).
+   */
   headerMode?: 'cork' | 'prefix';
   /** 'copy' forces the user-space body path (comparison, tests). */
   method?: 'auto' | 'copy';
@@ -141,7 +149,7 @@ export function normalizeOptions(options: ServeStaticOptions = {}): NormalizedOp
     spaFallback: flag(options.spaFallback, 'options.spaFallback', false),
     listing: flag(options.listing, 'options.listing', false),
     fileCache: { ...(options.fileCache ?? {}) },
-    headerMode: oneOf(options.headerMode, 'options.headerMode', ['cork', 'prefix'] as const, 'cork'),
+    headerMode: oneOf(options.headerMode, 'options.headerMode', ['cork', 'prefix'] as const, 'prefix'),
     method: oneOf(options.method, 'options.method', ['auto', 'copy'] as const, 'auto'),
   };
 }

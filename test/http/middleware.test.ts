@@ -637,7 +637,7 @@ describe('serveStatic', () => {
       it(`answers 10 pipelined requests in order on one connection, bodies intact — ${mode}`, async () => {
         const { setNativeForTesting } = await import('../../src/native/capabilities.js');
         const restore = mode.startsWith('without') ? setNativeForTesting(null) : () => {};
-        const w = await startStatic(root, mode === 'sendfile (prefix)' ? { headerMode: 'prefix' } : mode === "method: 'copy'" ? { method: 'copy' } : {});
+        const w = await startStatic(root, mode === 'sendfile (cork)' ? { headerMode: 'cork' } : mode === 'sendfile (prefix)' ? { headerMode: 'prefix' } : mode === "method: 'copy'" ? { method: 'copy' } : {});
         try {
           const requests: { method: string; path: string; headers?: Record<string, string> }[] = [
             { method: 'GET', path: '/big.bin' },

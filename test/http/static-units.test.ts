@@ -65,7 +65,7 @@ describe('normalizeOptions', () => {
     const o = normalizeOptions();
     assert.deepEqual(
       [o.index, o.dotfiles, o.etag, o.lastModified, o.cacheControl, o.redirect, o.fallthrough, o.acceptRanges, o.followSymlinks, o.precompressed, o.headerMode, o.method],
-      [['index.html'], 'ignore', 'strong', true, 'public, max-age=0', true, true, true, false, [], 'cork', 'auto'],
+      [['index.html'], 'ignore', 'strong', true, 'public, max-age=0', true, true, true, false, [], 'prefix', 'auto'],
     );
   });
   it('accepts index as a string or false, extensions with or without a dot', () => {

@@ -36,7 +36,7 @@ Options:
       --timeout SECONDS      close connections idle (nothing sent or received) this long (default 60)
       --shutdown-timeout SECONDS
                              how long in-flight responses may finish on SIGINT/SIGTERM (default 10)
-      --header-mode MODE     cork (default) or prefix: how headers join the sendfile body
+      --header-mode MODE     prefix (default) or cork: how headers join the sendfile body
       --copy                 send bodies through user space instead of sendfile (comparison)
       --log                  access log on stdout (Common Log Format + body method)
       --json                 machine-readable output: startup line and log as JSON
