@@ -180,12 +180,19 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
   options.onStart(method === 'splice' ? { method } : { method, copyReason: options.forceCopy ? 'forced' : 'no-pipe' });
 
   // Bytes Node read before the takeover go first, through Node.
-  for (const d of directions) {
-    const buffered = takeOverReading(d.from);
-    for (const chunk of buffered) {
-      await writeThroughNode(d.to, chunk);
-      d.early += chunk.length;
+  try {
+    for (const d of directions) {
+      const buffered = takeOverReading(d.from);
+      for (const chunk of buffered) {
+        await writeThroughNode(d.to, chunk);
+        d.early += chunk.length;
+      }
     }
+  } catch (error) {
+    // A side died before the kernel took over: nothing was spliced yet.
+    for (const d of directions) if (d.pipe) pool.release(d.pipe, 0);
+    tearDown([a, b], error as Error);
+    throw Object.assign(error as RelayError, { aToB: directions[0]!.early, bToA: directions[1]!.early });
   }
 
   const c = native.constants;

@@ -144,6 +144,26 @@ describe('relay in the kernel', () => {
     assert.equal((await relayed).aToB, 10);
   });
 
+  it('gives its pipes back and tears down when forwarding buffered bytes fails', async () => {
+    const left = await connectPair(); // Node reads this one
+    const right = await connectPair({ pauseOnConnect: true });
+    open.push(left, right);
+    left.client.write('buffered by Node');
+    const [early] = (await once(left.server, 'data')) as [Buffer];
+    left.server.pause();
+    left.server.unshift(early);
+    right.client.resetAndDestroy(); // Node is not reading right.server: it does not notice yet
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const pipePool = new PipePool(getNative()!, { maxPipes: 2 });
+    const error = await withTimeout(relay(left.server, right.server, { pipePool }).then(() => undefined, (e) => e), 5000, 'relay');
+    assert.ok(error, 'the relay rejects');
+    assert.ok(left.server.destroyed && right.server.destroyed, 'both sides torn down');
+    const pipes = [pipePool.acquire(), pipePool.acquire()];
+    assert.ok(pipes.every(Boolean), 'both pipes are back in the pool');
+    pipes.forEach((p) => pipePool.release(p!, 0));
+    pipePool.drain();
+  });
+
   it('copies both directions and counts it when the pool has no pipe left', async () => {
     const before = metrics().relays.copiedForLackOfPipes;
     const pipePool = new PipePool(getNative()!, { maxPipes: 1 });
