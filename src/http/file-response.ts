@@ -19,7 +19,7 @@ import type fs from 'node:fs';
 import type { PrecompressedEncoding } from './accept-encoding.js';
 import { evaluateIfRange, evaluatePreconditions } from './conditional.js';
 import { computeETag } from './etag.js';
-import { parseHttpDate } from './http-date.js';
+import { formatHttpDate, parseHttpDate } from './http-date.js';
 import { lookupContentType } from './mime.js';
 import { parseRange } from './range.js';
 import { applyRange, createFileRepresentation, isFileRegion, notModified, preconditionFailed, type Representation } from './representation.js';
@@ -64,27 +64,59 @@ function mergeVary(existing: string | undefined, member: string): string {
   return members.includes('*') || members.includes(member.toLowerCase()) ? existing : `${existing}, ${member}`;
 }
 
+/** What a file's metadata gives, computed once per (stats, name, coding, etag mode). */
+interface Derived {
+  type: string;
+  etag: string | undefined;
+  lastModified: string;
+  /** `lastModified` parsed back: the modification time the client can know (whole seconds). */
+  lastModifiedMs: number | undefined;
+}
+
+// The file cache lends the same Stats object for every hit on an unchanged
+// file (a replaced file gets a new one), so a WeakMap keyed by it memoizes
+// date formatting, the MIME lookup and the ETag: a few µs per small response.
+const derivedByStats = new WeakMap<fs.Stats, Map<string, Derived>>();
+
+function derive(file: FileToServe, options: NormalizedOptions): Derived {
+  const key = `${file.typeName}\0${file.encoding ?? ''}\0${options.etag}`;
+  let byKey = derivedByStats.get(file.stats);
+  let derived = byKey?.get(key);
+  if (derived) return derived;
+  const lastModified = formatHttpDate(file.stats.mtimeMs);
+  derived = {
+    type: lookupContentType(file.typeName),
+    etag: options.etag === false ? undefined : computeETag(file.stats, { mode: options.etag, ...(file.encoding ? { encoding: file.encoding } : {}) }),
+    lastModified,
+    lastModifiedMs: parseHttpDate(lastModified),
+  };
+  if (!byKey) derivedByStats.set(file.stats, (byKey = new Map()));
+  byKey.set(key, derived);
+  return derived;
+}
+
 /** The 200 representation, honouring headers set before us (setHeaders, other middleware). */
 function buildRepresentation(res: ServerResponse, file: FileToServe, options: NormalizedOptions): Representation {
+  const derived = derive(file, options);
   const presetType = headerString(res, 'content-type');
   const presetETag = headerString(res, 'etag');
   const presetLastModified = headerString(res, 'last-modified');
   const presetCacheControl = headerString(res, 'cache-control');
-  const etag = presetETag ?? (options.etag === false ? undefined
-    : computeETag(file.stats, { mode: options.etag, ...(file.encoding ? { encoding: file.encoding } : {}) }));
   const rep = createFileRepresentation({
     fd: file.fd,
     size: file.stats.size,
     mtimeMs: file.stats.mtimeMs,
-    type: presetType ?? lookupContentType(file.typeName),
-    etag,
+    type: presetType ?? derived.type,
+    etag: presetETag ?? derived.etag,
     cacheControl: presetCacheControl ?? options.cacheControl,
-    lastModified: options.lastModified,
+    // Set below from the memo (createFileRepresentation would format it per call).
+    lastModified: false,
     acceptRanges: options.acceptRanges,
     contentEncoding: file.encoding,
     vary: file.vary ? mergeVary(headerString(res, 'vary'), 'Accept-Encoding') : headerString(res, 'vary'),
   });
   if (presetLastModified !== undefined) rep.headers['last-modified'] = presetLastModified;
+  else if (options.lastModified) rep.headers['last-modified'] = derived.lastModified;
   // Representation metadata set before us becomes part of the representation,
   // so the 304/412/416 transforms keep or drop it by the same rules as ours.
   for (const name of ['content-disposition', 'content-language', 'expires']) {
@@ -95,14 +127,15 @@ function buildRepresentation(res: ServerResponse, file: FileToServe, options: No
 }
 
 /** The last-modified time the client can know: the header we send, to the second. */
-function lastModifiedOf(rep: Representation): number | undefined {
+function lastModifiedOf(rep: Representation, derived: Derived): number | undefined {
   const header = rep.headers['last-modified'];
-  return header === undefined ? undefined : parseHttpDate(header);
+  if (header === undefined) return undefined;
+  return header === derived.lastModified ? derived.lastModifiedMs : parseHttpDate(header);
 }
 
-function decide(req: IncomingMessage, rep: Representation, options: NormalizedOptions): Representation {
+function decide(req: IncomingMessage, rep: Representation, derived: Derived, options: NormalizedOptions): Representation {
   const method = req.method ?? 'GET';
-  const validators = { etag: rep.etag ?? rep.headers['etag'], lastModified: lastModifiedOf(rep) };
+  const validators = { etag: rep.etag ?? rep.headers['etag'], lastModified: lastModifiedOf(rep, derived) };
   const precondition = evaluatePreconditions(req.headers, validators, method);
   if (precondition === 304) return notModified(rep);
   if (precondition === 412) return preconditionFailed(rep);
@@ -135,7 +168,7 @@ function memoryBody(rep: Representation, content: Buffer): Buffer {
  */
 export async function respondWithFile(req: IncomingMessage, res: ServerResponse, file: FileToServe, options: NormalizedOptions): Promise<void> {
   options.setHeaders?.(res, file.path, file.stats);
-  const rep = decide(req, buildRepresentation(res, file, options), options);
+  const rep = decide(req, buildRepresentation(res, file, options), derive(file, options), options);
   applyHeaders(res, rep);
   const isHead = req.method === 'HEAD';
   if (isHead || rep.body.length === 0) {
