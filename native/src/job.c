@@ -89,6 +89,16 @@ static int read_wants_dst(const zc_job_t* j) {
   return read_step_delivers(j) && !(j->flags & ZC_DST_REGULAR);
 }
 
+/* Arms the job's wait in the epoll set, or ends it if epoll refuses. */
+static zc__step_t wait_for(zc_job_t* j, int want_src, int want_dst) {
+  int r = zc__loop_arm(j, want_src, want_dst);
+  if (r < 0) {
+    zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
+    return STEP_END;
+  }
+  return STEP_WAIT;
+}
+
 static void end_ok_or_eof(zc_job_t* j) {
   zc__job_finish(j, j->remaining > 0 ? ZC_STATUS_EOF : ZC_STATUS_OK, ZC_SYS_NONE);
 }
@@ -141,14 +151,7 @@ static zc__step_t apply_read(zc_job_t* j, ssize_t n, size_t* spent) {
     }
     return STEP_AGAIN;
   }
-  if (n == -EAGAIN) {
-    int r = zc__loop_arm(j, read_wants_src(j), read_wants_dst(j));
-    if (r < 0) {
-      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
-      return STEP_END;
-    }
-    return STEP_WAIT;
-  }
+  if (n == -EAGAIN) return wait_for(j, read_wants_src(j), read_wants_dst(j));
   zc__job_finish(j, (int)n, read_syscall(j));
   return STEP_END;
 }
@@ -178,14 +181,7 @@ static zc__step_t drain_pending(zc_job_t* j, size_t* spent) {
     }
     return STEP_AGAIN;
   }
-  if (n == -EAGAIN) {
-    int r = zc__loop_arm(j, 0, 1);
-    if (r < 0) {
-      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
-      return STEP_END;
-    }
-    return STEP_WAIT;
-  }
+  if (n == -EAGAIN) return wait_for(j, 0, 1);
   /* A pipe we hold the write end of, or a write of a nonzero count, cannot
    * return 0; treat it as an I/O error rather than spin. */
   zc__job_finish(j, n == 0 ? -EIO : (int)n, syscall_id);
@@ -202,14 +198,7 @@ static zc__step_t send_head(zc_job_t* j) {
     j->head_sent += (size_t)n;
     return STEP_AGAIN;
   }
-  if (n == -EAGAIN) {
-    int r = zc__loop_arm(j, 0, 1);
-    if (r < 0) {
-      zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
-      return STEP_END;
-    }
-    return STEP_WAIT;
-  }
+  if (n == -EAGAIN) return wait_for(j, 0, 1);
   zc__job_finish(j, n == 0 ? -EIO : (int)n, is_socket ? ZC_SYS_SEND : ZC_SYS_WRITE);
   return STEP_END;
 }

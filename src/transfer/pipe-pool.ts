@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 
 import type { NativeBinding } from '../native/binding.js';
-import { pipeCounters } from './metrics.js';
+import { pipeCounters, recordFallback } from './metrics.js';
 
 /** Go and HAProxy size splice pipes at 1 MiB: fewer wakeups per byte. Non-root
  * users get 64 KiB pipes once fs.pipe-user-pages-soft is used up; that is fine. */
@@ -94,6 +94,16 @@ export class PipePool {
       pipeCounters().idle--;
     }
   }
+}
+
+/**
+ * A pipe for a splice between two non-pipes, or undefined (after counting the
+ * fallback) when the pool is exhausted and the caller must copy instead.
+ */
+export function lendPipeOrCountFallback(pool: PipePool): Pipe | undefined {
+  const pipe = pool.acquire();
+  if (!pipe) recordFallback('splice:no-pipe-available');
+  return pipe;
 }
 
 let shared: PipePool | undefined;

@@ -9,7 +9,7 @@ import { reportTransfer, endpointFlags, runWithFallback, type TransferResult } f
 import { trackInFlight, recordFallback, type TransferMethod } from './metrics.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NativeJobSpec } from './native-job.js';
-import { sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
+import { lendPipeOrCountFallback, sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
 import { checkBuffer, checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 
 export interface SendFileOptions {
@@ -91,9 +91,8 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
     let pipe: Pipe | undefined;
     let { mode, method } = plan;
     if (pool) {
-      pipe = pool.acquire();
+      pipe = lendPipeOrCountFallback(pool);
       if (!pipe) {
-        recordFallback('splice:no-pipe-available');
         mode = native.constants.MODE_COPY;
         method = 'copy';
       }

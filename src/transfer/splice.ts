@@ -7,10 +7,10 @@ import { createAbortError, createError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { copyThroughUserSpace, writeAll } from './copy-fallback.js';
 import { assertFd, kindOfFd, prepareTarget, type FdKind } from './endpoint.js';
-import { recordFallback, trackInFlight, type TransferMethod } from './metrics.js';
+import { trackInFlight, type TransferMethod } from './metrics.js';
 import type { NativeJobSpec } from './native-job.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
-import { sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
+import { lendPipeOrCountFallback, sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
 import { endpointFlags, errorFromOutcome, reportTransfer, runGuardedJob, runWithFallback, type TransferResult } from './run.js';
 import { takeOverReading } from './takeover.js';
 
@@ -88,11 +88,8 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
     let pipe: Pipe | undefined;
     if (method === 'splice' && !direct) {
       pool = opts.pipePool ?? sharedPipePool(native);
-      pipe = pool.acquire();
-      if (!pipe) {
-        recordFallback('splice:no-pipe-available');
-        method = 'copy';
-      }
+      pipe = lendPipeOrCountFallback(pool);
+      if (!pipe) method = 'copy';
     }
     const spec: NativeJobSpec = {
       mode: method === 'copy' ? native.constants.MODE_COPY : native.constants.MODE_SPLICE,

@@ -103,3 +103,19 @@ export function collect(socket: net.Socket, options: CollectOptions = {}): Promi
     socket.once('close', () => finish('close'));
   });
 }
+
+/** Writes `size` pseudo-random bytes in chunks, honouring backpressure; resolves their sha256. */
+export async function pump(socket: net.Socket, size: number, seed: number): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  const block = crypto.createHash('sha512').update(String(seed)).digest();
+  const chunk = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < chunk.length; i += block.length) block.copy(chunk, i);
+  for (let sent = 0, n = 0; sent < size; n++) {
+    const piece = Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - sent)));
+    if (piece.length >= 4) piece.writeUInt32LE(n, 0);
+    hash.update(piece);
+    sent += piece.length;
+    if (!socket.write(piece)) await once(socket, 'drain');
+  }
+  return hash.digest('hex');
+}

@@ -4,7 +4,6 @@
  * and a client. Everything binds 127.0.0.1 (or ::1) only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { createProxy, type ProxyLogRecord, type ProxyOptions, type TcpProxy } from '../../src/index.js';
 import type { ConnectionRecord } from '../../src/proxy/log.js';
 import { withTimeout } from '../helpers/process.js';
+
+export { pump } from '../helpers/net.js';
 
 export const MIB = 1 << 20;
 
@@ -200,21 +201,6 @@ export function closedWithin(socket: net.Socket): Promise<number> {
   });
 }
 
-/** Writes `size` pseudo-random bytes, honouring backpressure; resolves their sha256. */
-export async function pump(socket: net.Socket, size: number, seed: number): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  const block = crypto.createHash('sha512').update(String(seed)).digest();
-  const chunk = Buffer.alloc(256 * 1024);
-  for (let i = 0; i < chunk.length; i += block.length) block.copy(chunk, i);
-  for (let sent = 0, n = 0; sent < size; n++) {
-    const piece = Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - sent)));
-    if (piece.length >= 4) piece.writeUInt32LE(n, 0);
-    hash.update(piece);
-    sent += piece.length;
-    if (!socket.write(piece)) await once(socket, 'drain');
-  }
-  return hash.digest('hex');
-}
 
 /** The connection record for a finished connection, narrowed. */
 export function asConnection(record: ProxyLogRecord): ConnectionRecord {

@@ -1,32 +1,15 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import net from 'node:net';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { metrics, relay } from '../../src/index.js';
 import { getNative, setNativeForTesting } from '../../src/native/capabilities.js';
 import { PipePool, sharedPipePool } from '../../src/transfer/pipe-pool.js';
-import { collect, connectPair, type SocketPair } from '../helpers/net.js';
+import { collect, connectPair, pump, type SocketPair } from '../helpers/net.js';
 import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
 
 const MIB = 1 << 20;
 
-/** Writes `size` pseudo-random bytes in chunks, honouring backpressure; returns their hash. */
-async function pump(socket: net.Socket, size: number, seed: number): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  const block = crypto.createHash('sha512').update(String(seed)).digest();
-  const chunk = Buffer.alloc(256 * 1024);
-  for (let i = 0; i < chunk.length; i += block.length) block.copy(chunk, i);
-  for (let sent = 0, n = 0; sent < size; n++) {
-    const piece = Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - sent)));
-    if (piece.length >= 4) piece.writeUInt32LE(n, 0);
-    hash.update(piece);
-    sent += piece.length;
-    if (!socket.write(piece)) await once(socket, 'drain');
-  }
-  return hash.digest('hex');
-}
 
 /**
  * client ⇄ [a relay b] ⇄ upstream: `left.client` talks to `right.client`
