@@ -53,7 +53,7 @@ describe('zerocopy proxy (command line)', () => {
   it('prints its usage with every option, and is listed by `zerocopy --help`', async () => {
     const help = await runCli(['proxy', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--listen', '--to', '--max-conns', '--idle-timeout', '--connect-timeout', '--drain-timeout', '--send-proxy',
+    for (const flag of ['--listen', '--to', '--max-conns', '--idle-timeout', '--connect-timeout', '--drain-timeout', '--max-pipes', '--send-proxy',
       '--send-proxy-v2', '--json', '--copy']) {
       assert.ok(help.stdout.includes(flag), `usage mentions ${flag}`);
     }
@@ -121,6 +121,16 @@ describe('zerocopy proxy (command line)', () => {
     assert.equal((await withTimeout(back, 5000, 'echo')).data!.toString(), 'copied');
     const line = await proxy.waitForLine('stdout', /connection id=1/);
     assert.match(line, /method=copy copy_reason=forced to_upstream=6 to_client=6 .*outcome=closed/);
+  });
+
+  it('copies with --max-pipes 0 and names the pool as the reason', async () => {
+    const proxy = await spawnProxy(['--to', `127.0.0.1:${echo.port}`, '--max-pipes', '0']);
+    const client = await connectClient(proxy.port);
+    const back = collect(client, { keep: true });
+    client.end('no pipe for me');
+    assert.equal((await withTimeout(back, 5000, 'echo')).data!.toString(), 'no pipe for me');
+    const line = await proxy.waitForLine('stdout', /connection id=1/);
+    assert.match(line, /method=copy copy_reason=no-pipe /);
   });
 
   it('writes a clear line to stderr when every upstream is down, and closes the client', async () => {

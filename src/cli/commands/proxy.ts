@@ -7,10 +7,12 @@
 import { parseArgs } from 'node:util';
 
 import { createError } from '../../errors.js';
+import { getNative } from '../../native/capabilities.js';
 import { isNativeAvailable, nativeUnavailableReason } from '../../native/status.js';
 import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../proxy/log.js';
 import { createProxy, type TcpProxy } from '../../proxy/server.js';
 import { formatHostPort } from '../../proxy/upstreams.js';
+import { DEFAULT_MAX_PIPES, PipePool } from '../../transfer/pipe-pool.js';
 import type { Command } from '../index.js';
 import { describeError, printError } from '../output.js';
 
@@ -40,6 +42,9 @@ Options:
                                  the next (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS})
       --drain-timeout SECONDS    on SIGTERM/SIGINT, let live connections finish
                                  this long, then cut them (default ${DEFAULT_DRAIN_TIMEOUT_SECONDS})
+      --max-pipes N              kernel pipes at most (two per connection, like
+                                 HAProxy's maxpipes); past them connections copy
+                                 and say so (default ${DEFAULT_MAX_PIPES})
       --send-proxy               send a PROXY protocol v1 header to the upstream
       --send-proxy-v2            send a PROXY protocol v2 (binary) header
       --json                     log JSON lines, all on stdout
@@ -118,6 +123,7 @@ export const proxyCommand: Command = {
           'idle-timeout': { type: 'string' },
           'connect-timeout': { type: 'string' },
           'drain-timeout': { type: 'string' },
+          'max-pipes': { type: 'string' },
           'send-proxy': { type: 'boolean' },
           'send-proxy-v2': { type: 'boolean' },
           json: { type: 'boolean' },
@@ -140,7 +146,10 @@ export const proxyCommand: Command = {
       if (!values.listen || !values.to) throw new Error('--listen and --to are required');
       if (values['send-proxy'] && values['send-proxy-v2']) throw new Error('choose one of --send-proxy and --send-proxy-v2');
       drainTimeoutMs = parseSeconds(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT_SECONDS);
+      const maxPipes = parseCount(values['max-pipes'], '--max-pipes');
+      const native = getNative();
       proxy = createProxy({
+        ...(maxPipes !== undefined && native ? { pipePool: new PipePool(native, { maxPipes }) } : {}),
         listen: values.listen,
         upstream: values.to,
         maxConnections: parseCount(values['max-conns'], '--max-conns'),
