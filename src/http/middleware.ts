@@ -185,6 +185,14 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
     }
   }
 
+  function statusOf(error: unknown): number {
+    // A Unix socket in the root fails open() with ENXIO; like any other
+    // non-regular file it is "not found" here (status.ts maps it to 500;
+    // remove this once it maps ENXIO itself).
+    if ((error as { code?: unknown }).code === 'ENXIO') return 404;
+    return mapErrorToStatus(error, { followSymlinks: opts.followSymlinks });
+  }
+
   async function acquire(cache: FileCache, relative: string): Promise<OpenFile> {
     return cache.acquire(relative, { followSymlinks: opts.followSymlinks });
   }
@@ -193,7 +201,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
   // in the root is "not found", as nginx answers for non-regular files).
   async function resolve(cache: FileCache, target: SafePath, wantsDirectory: boolean): Promise<Resolution> {
     const relative = target.relativePath;
-    const errorOf = (error: unknown): Resolution => ({ kind: 'error', status: mapErrorToStatus(error, { followSymlinks: opts.followSymlinks }), cause: error });
+    const errorOf = (error: unknown): Resolution => ({ kind: 'error', status: statusOf(error), cause: error });
     if (wantsDirectory) {
       for (const name of opts.index) {
         try {
@@ -239,7 +247,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
         if (file.stats.isFile()) return { kind: 'file', file, relative };
         file.release();
       } catch (error) {
-        if (!isMissing(error)) return { kind: 'error', status: mapErrorToStatus(error, { followSymlinks: opts.followSymlinks }), cause: error };
+        if (!isMissing(error)) return { kind: 'error', status: statusOf(error), cause: error };
       }
     }
     return undefined;

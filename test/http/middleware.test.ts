@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
@@ -139,6 +141,16 @@ describe('serveStatic', () => {
     it('answers a FIFO in the root with 404 without hanging', async () => {
       const r = await withTimeout(get(`${s.base}/fifo`), 5000, 'GET /fifo');
       assert.equal(r.status, 404);
+    });
+
+    it('answers a Unix socket in the root with 404', async () => {
+      const listener = net.createServer().listen(path.join(root, 'unix.sock'));
+      await once(listener, 'listening');
+      try {
+        assert.equal((await get(`${s.base}/unix.sock`)).status, 404);
+      } finally {
+        listener.close();
+      }
     });
 
     it('answers a file requested with a trailing slash with 404', async () => {
