@@ -97,7 +97,8 @@ describe('a browser <video> seeking (headless Chromium)', () => {
       t.diagnostic(`media requests: ${JSON.stringify(ranges)}`);
       const seeks = ranges.filter((r) => r.status === 206 && !/^bytes=0-/.test(r.range));
       assert.ok(seeks.length > 0, `a Range request at an offset was answered 206: ${JSON.stringify(ranges)}`);
-      for (const r of ranges) assert.ok(r.status === 200 || r.status === 206, JSON.stringify(r));
+      // Chromium may revalidate a cached part (Range + If-None-Match): 304 is the right answer then.
+      for (const r of ranges) assert.ok(r.status === 200 || r.status === 206 || r.status === 304, JSON.stringify(r));
       assert.ok(ranges.every((r) => Number(r.length) <= size));
     } finally {
       // Chromium forks helpers: end the process group this test started.
