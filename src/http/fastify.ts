@@ -25,16 +25,18 @@ import { createError } from '../errors.js';
 import { serveStatic } from './middleware.js';
 import type { ServeStaticOptions } from './static-options.js';
 
-/** The parts of a Fastify request and reply the handler touches. */
+/** The parts of a Fastify request the handler touches. */
 export interface FastifyRequestLike {
   raw: IncomingMessage;
 }
+/** The parts of a Fastify reply the handler touches. */
 export interface FastifyReplyLike {
   raw: ServerResponse;
   hijack(): unknown;
   getHeaders(): Record<string, unknown>;
 }
 
+/** serveStatic's options plus the route's mount prefix. */
 export interface FastifyStaticOptions extends ServeStaticOptions {
   /**
    * URL prefix the route is mounted at (default '/'), e.g. '/assets/' for a

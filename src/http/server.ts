@@ -36,6 +36,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** How often Node checks headersTimeout/requestTimeout; its default (30 s) would let a slowloris live 30 s past the limit. */
 const MAX_CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 
+/** serveStatic's options plus the server's: log, CORS, limits (ms and bytes as named), shutdown. */
 export interface StaticServerOptions extends ServeStaticOptions {
   /** Directory to serve. */
   root: string;
@@ -63,6 +64,7 @@ export interface StaticServerOptions extends ServeStaticOptions {
   shutdownTimeout?: number;
 }
 
+/** What createStaticServer returns: the configured server, its handler, listen and graceful close. */
 export interface StaticServer {
   /** The node:http server (already configured; not listening until `listen`). */
   readonly server: http.Server;

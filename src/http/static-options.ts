@@ -17,6 +17,7 @@ import type { PrecompressedEncoding } from './accept-encoding.js';
 /** `setHeaders(res, path, stats)`: serve-static's hook, called before our headers are set. */
 export type SetHeaders = (res: ServerResponse, path: string, stats: fs.Stats) => void;
 
+/** Options of serveStatic (and, for one file, sendFileResponse); every one optional. */
 export interface ServeStaticOptions {
   /** Index file names tried for `/dir/` (default `['index.html']`); false disables. */
   index?: string | string[] | false;

@@ -24,6 +24,7 @@ const MAX_QUICK_RESTARTS = 3;
 /** Extra time the primary gives workers past their own shutdown deadline before SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 
+/** Options of runPrimary. */
 export interface PrimaryOptions {
   workers: number;
   /** The workers' graceful-shutdown deadline (they enforce it); the primary kills after it plus a grace. */
