@@ -186,10 +186,6 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
   }
 
   function statusOf(error: unknown): number {
-    // A Unix socket in the root fails open() with ENXIO; like any other
-    // non-regular file it is "not found" here (status.ts maps it to 500;
-    // remove this once it maps ENXIO itself).
-    if ((error as { code?: unknown }).code === 'ENXIO') return 404;
     return mapErrorToStatus(error, { followSymlinks: opts.followSymlinks });
   }
 

@@ -19,6 +19,7 @@ export interface ErrorStatusOptions {
 /**
  * Maps an error from opening or stat-ing a file to the status to answer:
  *  - ENOENT, ENOTDIR, ENAMETOOLONG → 404: the path names nothing we serve;
+ *  - ENXIO → 404: open() of a Unix socket in the root, not a file we serve;
  *  - EACCES, EPERM → 403: it exists but we may not read it;
  *  - ELOOP, EXDEV → 403 while symlinks are refused (openat2 RESOLVE_BENEATH
  *    answers EXDEV for a path that would leave the root, and O_NOFOLLOW
@@ -33,6 +34,7 @@ export function mapErrorToStatus(error: unknown, options: ErrorStatusOptions = {
     case 'ENOENT':
     case 'ENOTDIR':
     case 'ENAMETOOLONG':
+    case 'ENXIO':
       return 404;
     case 'EACCES':
     case 'EPERM':

@@ -14,6 +14,7 @@ describe('errno to HTTP status', () => {
     ['ENAMETOOLONG', 404, 404],
     ['EACCES', 403, 403],
     ['EPERM', 403, 403],
+    ['ENXIO', 404, 404],
     ['ELOOP', 403, 500],
     ['EXDEV', 403, 500],
     ['EISDIR', 500, 500],
