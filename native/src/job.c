@@ -110,13 +110,14 @@ static size_t cached_read_length(zc_job_t* j, size_t length) {
   int64_t off = j->src_offset >= 0 ? j->src_offset : zc__file_position(j->src_dup);
   if (off < 0) return length;
   if (off + (int64_t)length <= j->cached_until) return length;
-  if (off >= j->src_size) {
-    /* Past the size seen at start: the file may have grown, or the read hits EOF. */
-    if (zc__fstat_size(j->src_dup, &j->src_size) != 0 || off >= j->src_size) return length;
+  /* Only what this job will read: a 1 KiB send must not probe 8 MiB. The
+   * file size matters only when reading to EOF; it is fetched lazily. */
+  int64_t limit = j->remaining;
+  if (limit < 0) {
+    if (off >= j->src_size && (zc__fstat_size(j->src_dup, &j->src_size) != 0 || off >= j->src_size)) return length;
+    limit = j->src_size - off;
   }
-  /* Only what this job will read: a 1 KiB send must not probe 8 MiB. */
-  int64_t window = min64(j->src_size - off, ZC_CACHE_WINDOW_BYTES);
-  if (j->remaining >= 0) window = min64(window, j->remaining);
+  int64_t window = min64(limit, ZC_CACHE_WINDOW_BYTES);
   j->syscalls++;
   if (!zc__is_cached(j->src_dup, off, (size_t)window, ZC_CACHE_PROBE_STRIDE_BYTES)) return 0;
   j->cached_until = off + window;

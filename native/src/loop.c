@@ -216,14 +216,6 @@ int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
     zc__close(j->src_dup);
     return r;
   }
-  if (j->flags & ZC_SRC_REGULAR) {
-    int r = zc__fstat_size(j->src_dup, &j->src_size);
-    if (r < 0) {
-      j->failed_syscall = ZC_SYS_FSTAT;
-      release_fds(j);
-      return r;
-    }
-  }
   if (j->mode == ZC_MODE_COPY) {
     j->buffer = malloc(j->copy_buffer_size);
     if (j->buffer == NULL) {
