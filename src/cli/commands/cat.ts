@@ -2,9 +2,8 @@
  * `zerocopy cat FILE...`: files to stdout in the kernel. stdout may be a
  * pipe (splice), a file or a socket (sendfile); a terminal gets a copy.
  */
-import { parseArgs } from 'node:util';
-
 import { sendFile } from '../../transfer/sendfile.js';
+import { parseCommandLine } from '../arguments.js';
 import type { Command } from '../index.js';
 import { describeError, printError } from '../output.js';
 
@@ -22,22 +21,9 @@ const STDOUT_FD = 1;
 export const catCommand: Command = {
   summary: 'write files to stdout with sendfile/splice',
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: { verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
-      });
-    } catch (error) {
-      printError(describeError(error), 'cat');
-      return 2;
-    }
+    const parsed = parseCommandLine('cat', argv, { verbose: { type: 'boolean', short: 'v' } }, HELP);
+    if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
     const files = positionals.length > 0 ? positionals : ['-'];
     let status = 0;
     for (const file of files) {

@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { copyFileRange } from '../../transfer/copy-file-range.js';
 import { createError } from '../../errors.js';
+import { EXIT_USAGE, parseCommandLine } from '../arguments.js';
 import type { Command } from '../index.js';
 import { describeError, formatBytes, printError, ProgressLine } from '../output.js';
 
@@ -33,31 +33,17 @@ async function resolveDestination(source: string, destination: string): Promise<
 export const copyCommand: Command = {
   summary: 'copy a file in the kernel (copy_file_range), with progress',
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          force: { type: 'boolean', short: 'f' },
-          json: { type: 'boolean' },
-          copy: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (error) {
-      printError(describeError(error), 'cp');
-      return 2;
-    }
+    const parsed = parseCommandLine('cp', argv, {
+      force: { type: 'boolean', short: 'f' },
+      json: { type: 'boolean' },
+      copy: { type: 'boolean' },
+    }, HELP);
+    if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
     if (positionals.length !== 2) {
       printError('expected SRC and DST', 'cp');
       console.error(HELP);
-      return 2;
+      return EXIT_USAGE;
     }
     const [source, requested] = positionals as [string, string];
     const json = values.json || !process.stdout.isTTY;

@@ -4,7 +4,6 @@
  * SIGINT drains (stop accepting, let live connections finish up to
  * --drain-timeout), a second signal cuts the rest at once.
  */
-import { parseArgs } from 'node:util';
 
 import { createError } from '../../errors.js';
 import { getNative } from '../../native/capabilities.js';
@@ -13,6 +12,7 @@ import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../p
 import { createProxy, type TcpProxy } from '../../proxy/server.js';
 import { formatHostPort } from '../../proxy/upstreams.js';
 import { DEFAULT_MAX_PIPES, PipePool } from '../../transfer/pipe-pool.js';
+import { EXIT_USAGE, parseCommandLine } from '../arguments.js';
 import type { Command } from '../index.js';
 import { describeError, printError } from '../output.js';
 
@@ -111,33 +111,24 @@ function drainOnSignals(proxy: TcpProxy, drainTimeoutMs: number, json: boolean):
 export const proxyCommand: Command = {
   summary: 'TCP proxy that relays with splice (round-robin, PROXY protocol, drain)',
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        allowPositionals: false,
-        options: {
-          listen: { type: 'string' },
-          to: { type: 'string' },
-          'max-conns': { type: 'string' },
-          'idle-timeout': { type: 'string' },
-          'connect-timeout': { type: 'string' },
-          'drain-timeout': { type: 'string' },
-          'max-pipes': { type: 'string' },
-          'send-proxy': { type: 'boolean' },
-          'send-proxy-v2': { type: 'boolean' },
-          json: { type: 'boolean' },
-          copy: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (error) {
-      printError(describeError(error), 'proxy');
-      return 2;
-    }
-    if (values.help) {
-      console.log(HELP);
-      return 0;
+    const parsed = parseCommandLine('proxy', argv, {
+      listen: { type: 'string' },
+      to: { type: 'string' },
+      'max-conns': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'connect-timeout': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'max-pipes': { type: 'string' },
+      'send-proxy': { type: 'boolean' },
+      'send-proxy-v2': { type: 'boolean' },
+      json: { type: 'boolean' },
+      copy: { type: 'boolean' },
+    }, HELP);
+    if (typeof parsed === 'number') return parsed;
+    const { values, positionals } = parsed;
+    if (positionals.length > 0) {
+      printError(`unexpected argument '${positionals[0]}'`, 'proxy');
+      return EXIT_USAGE;
     }
     const json = values.json === true;
     let proxy: TcpProxy;
@@ -162,7 +153,7 @@ export const proxyCommand: Command = {
     } catch (error) {
       printError(describeError(error), 'proxy');
       console.error(HELP);
-      return 2;
+      return EXIT_USAGE;
     }
 
     let bound;

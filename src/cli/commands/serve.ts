@@ -8,11 +8,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { createStaticServer, DEFAULT_SHUTDOWN_TIMEOUT_MS, type StaticServerOptions } from '../../http/server.js';
 import { isClusterWorker, onWorkerShutdown, runPrimary } from '../../http/workers.js';
 import { getNative } from '../../native/capabilities.js';
+import { EXIT_USAGE, parseCommandLine } from '../arguments.js';
 import type { Command } from '../index.js';
 import { describeError, printError } from '../output.js';
 
@@ -42,9 +42,6 @@ Options:
       --json                 machine-readable output: startup line and log as JSON
   -h, --help                 show this help`;
 
-/** Exit code for bad arguments, as with the other commands. */
-const EXIT_USAGE = 2;
-
 function parseCount(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min) throw new Error(`--${name} must be an integer >= ${min}, got '${value}'`);
@@ -64,41 +61,27 @@ function formatUrl(host: string, port: number): string {
 export const serveCommand: Command = {
   summary: 'serve a directory over HTTP with sendfile bodies',
   async run(argv) {
-    let values;
-    let positionals;
-    try {
-      ({ values, positionals } = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          port: { type: 'string', short: 'p' },
-          host: { type: 'string', short: 'H' },
-          cache: { type: 'string' },
-          cors: { type: 'boolean' },
-          spa: { type: 'boolean' },
-          listing: { type: 'boolean' },
-          precompressed: { type: 'boolean' },
-          dotfiles: { type: 'string' },
-          'follow-symlinks': { type: 'boolean' },
-          workers: { type: 'string', short: 'w' },
-          'max-connections': { type: 'string' },
-          timeout: { type: 'string' },
-          'shutdown-timeout': { type: 'string' },
-          'header-mode': { type: 'string' },
-          copy: { type: 'boolean' },
-          log: { type: 'boolean' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (error) {
-      printError(describeError(error), 'serve');
-      return EXIT_USAGE;
-    }
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+    const parsed = parseCommandLine('serve', argv, {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string', short: 'H' },
+      cache: { type: 'string' },
+      cors: { type: 'boolean' },
+      spa: { type: 'boolean' },
+      listing: { type: 'boolean' },
+      precompressed: { type: 'boolean' },
+      dotfiles: { type: 'string' },
+      'follow-symlinks': { type: 'boolean' },
+      workers: { type: 'string', short: 'w' },
+      'max-connections': { type: 'string' },
+      timeout: { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      'header-mode': { type: 'string' },
+      copy: { type: 'boolean' },
+      log: { type: 'boolean' },
+      json: { type: 'boolean' },
+    }, HELP);
+    if (typeof parsed === 'number') return parsed;
+    const { values, positionals } = parsed;
     if (positionals.length > 1) {
       printError('expected at most one DIR', 'serve');
       console.error(HELP);
