@@ -17,6 +17,18 @@ import { runWrk } from './wrk.mjs';
  */
 export const WRK_MAX_BYTES = 1 << 20;
 
+/** Starts `server` over the fixtures on a free port: { port, handle }, or { reason } when it cannot start. */
+async function startFixtureServer(server, settings) {
+  const port = await findFreePort();
+  try {
+    const handle = await startServer({ name: server.label, port, ...server.command({ root: FIXTURE_DIR, port, zerocopyArgs: settings.zerocopyArgs }) });
+    return { port, handle };
+  } catch (err) {
+    if (err.code !== 'BENCH_NOT_STARTED') throw err;
+    return { reason: err.message };
+  }
+}
+
 /**
  * Measures `server` serving `fixture`. `settings` holds the load parameters
  * (see http.mjs); `verify` runs the sha256 gate first. Resolves a record:
@@ -27,14 +39,9 @@ export const WRK_MAX_BYTES = 1 << 20;
  */
 export async function measureHttpRun({ server, fixture, run, settings, verify }) {
   const base = { server: server.id, bytesPerFile: fixture.bytes, run };
-  const port = await findFreePort();
-  let handle;
-  try {
-    handle = await startServer({ name: server.label, port, ...server.command({ root: FIXTURE_DIR, port, zerocopyArgs: settings.zerocopyArgs }) });
-  } catch (err) {
-    if (err.code !== 'BENCH_NOT_STARTED') throw err;
-    return { ...base, outcome: 'not-started', reason: err.message };
-  }
+  const started = await startFixtureServer(server, settings);
+  if (started.reason) return { ...base, outcome: 'not-started', reason: started.reason };
+  const { port, handle } = started;
   try {
     if (verify) {
       const problem = await verifyHttpBody({ port, fixture });
@@ -90,14 +97,9 @@ export async function measureHttpRun({ server, fixture, run, settings, verify })
  */
 export async function traceHttpSyscalls({ server, fixture, settings, seconds = 2 }) {
   const base = { server: server.id, bytesPerFile: fixture.bytes };
-  const port = await findFreePort();
-  let handle;
-  try {
-    handle = await startServer({ name: server.label, port, ...server.command({ root: FIXTURE_DIR, port, zerocopyArgs: settings.zerocopyArgs }) });
-  } catch (err) {
-    if (err.code !== 'BENCH_NOT_STARTED') throw err;
-    return { ...base, outcome: 'not-started', reason: err.message };
-  }
+  const started = await startFixtureServer(server, settings);
+  if (started.reason) return { ...base, outcome: 'not-started', reason: started.reason };
+  const { port, handle } = started;
   try {
     const useWrk = fixture.bytes <= WRK_MAX_BYTES;
     const url = `http://127.0.0.1:${port}${fixture.urlPath}`;
