@@ -518,27 +518,23 @@ static const constant_t constants[] = {
   {"STATUS_EOF", ZC_STATUS_EOF},
   {"STATUS_CANCELED", ZC_STATUS_CANCELED},
   {"RESULT_SLOTS", RESULT_SLOTS},
-  {"MAX_RW_BYTES", (int32_t)ZC_MAX_RW_BYTES},
   {"O_RDONLY", O_RDONLY},
-  {"O_NOFOLLOW", O_NOFOLLOW},
   {"O_NONBLOCK", O_NONBLOCK},
   {"O_DIRECTORY", O_DIRECTORY},
   {"O_PATH", O_PATH},
   {"RESOLVE_NO_MAGICLINKS", 0x02},
-  {"RESOLVE_NO_SYMLINKS", 0x04},
   {"RESOLVE_BENEATH", 0x08},
   {"S_IFMT", S_IFMT},
   {"S_IFREG", S_IFREG},
   {"S_IFBLK", S_IFBLK},
   {"S_IFIFO", S_IFIFO},
   {"S_IFSOCK", S_IFSOCK},
-  {"POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED},
   {"POSIX_FADV_DONTNEED", POSIX_FADV_DONTNEED},
 };
 
 /* Index = zc_syscall_t. */
 static const char* const syscall_names[] = {
-  "", "sendfile", "splice", "tee", "read", "write", "send", "epoll_ctl", "dup", "fstat", "malloc",
+  "", "sendfile", "splice", "tee", "read", "write", "send", "epoll_ctl", "dup", "malloc",
   "uv_queue_work",
 };
 
@@ -582,7 +578,6 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_throw_error(env, "ZC_ERR_NATIVE", "cannot create the epoll instance");
     return NULL;
   }
-  zc_loop_set_data(b->loop, b);
   napi_value resource, name;
   CHECK_NAPI(env, napi_create_object(env, &resource));
   CHECK_NAPI(env, napi_create_reference(env, resource, 1, &b->resource));

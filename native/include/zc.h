@@ -61,7 +61,6 @@ typedef enum {
   ZC_SYS_SEND,
   ZC_SYS_EPOLL_CTL,
   ZC_SYS_DUP,
-  ZC_SYS_FSTAT,
   ZC_SYS_MALLOC,
   ZC_SYS_QUEUE_WORK
 } zc_syscall_t;
@@ -131,8 +130,6 @@ int zc_loop_init(zc_loop_t** out, uv_loop_t* uv_loop);
 void zc_loop_close(zc_loop_t* loop, void (*closed_cb)(void* arg), void* arg);
 /* True while done_cb runs from a libuv callback rather than from zc_job_start/cancel. */
 int zc_loop_is_dispatching(const zc_loop_t* loop);
-void zc_loop_set_data(zc_loop_t* loop, void* data);
-void* zc_loop_get_data(const zc_loop_t* loop);
 unsigned zc_loop_active_jobs(const zc_loop_t* loop);
 
 /* Takes one reference for the engine; may complete (and call done_cb) before returning.

@@ -33,7 +33,6 @@ struct zc_loop_s {
   int poll_closed;
   void (*closed_cb)(void* arg);
   void* closed_arg;
-  void* data;
 };
 
 /* Called when the loop is closing and nothing of it is left in libuv. */
@@ -314,14 +313,6 @@ void zc_loop_close(zc_loop_t* loop, void (*closed_cb)(void* arg), void* arg) {
 
 int zc_loop_is_dispatching(const zc_loop_t* loop) {
   return loop->dispatching > 0;
-}
-
-void zc_loop_set_data(zc_loop_t* loop, void* data) {
-  loop->data = data;
-}
-
-void* zc_loop_get_data(const zc_loop_t* loop) {
-  return loop->data;
 }
 
 unsigned zc_loop_active_jobs(const zc_loop_t* loop) {

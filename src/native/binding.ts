@@ -34,21 +34,17 @@ export interface NativeConstants {
   STATUS_EOF: number;
   STATUS_CANCELED: number;
   RESULT_SLOTS: number;
-  MAX_RW_BYTES: number;
   O_RDONLY: number;
-  O_NOFOLLOW: number;
   O_NONBLOCK: number;
   O_DIRECTORY: number;
   O_PATH: number;
   RESOLVE_NO_MAGICLINKS: number;
-  RESOLVE_NO_SYMLINKS: number;
   RESOLVE_BENEATH: number;
   S_IFMT: number;
   S_IFREG: number;
   S_IFBLK: number;
   S_IFIFO: number;
   S_IFSOCK: number;
-  POSIX_FADV_WILLNEED: number;
   POSIX_FADV_DONTNEED: number;
 }
 

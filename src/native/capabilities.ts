@@ -54,10 +54,3 @@ export function isUnsupportedErrno(errno: number): boolean {
 export function describeUnsupported(errno: number): string | undefined {
   return unsupported.get(errno);
 }
-
-const PEER_GONE = new Set((['EPIPE', 'ECONNRESET', 'ENOTCONN', 'ETIMEDOUT', 'ECONNABORTED'] as const).map(errnoOf));
-
-/** True when `errno` means the other end of a socket went away. */
-export function isPeerGoneErrno(errno: number): boolean {
-  return PEER_GONE.has(errno);
-}
