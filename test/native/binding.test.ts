@@ -38,6 +38,31 @@ describe('native binding', { skip: native ? false : 'the addon is not built on t
     pair.close();
   });
 
+  it('performs single non-blocking steps of splice, tee and copy_file_range', () => {
+    const tmp = makeTempDir();
+    const [inRead, inWrite] = native!.pipe(0) as [number, number, number];
+    const [outRead, outWrite] = native!.pipe(0) as [number, number, number];
+    try {
+      const file = makeRandomFile(tmp.dir, 'steps', 8192);
+      const data = fs.readFileSync(file.path);
+      const fd = fs.openSync(file.path, 'r');
+      const copy = fs.openSync(`${file.path}.copy`, 'w+');
+      assert.equal(native!.spliceOnce(fd, 100, inWrite, 1000), 1000, 'file → pipe at an offset');
+      assert.equal(native!.teeOnce(inRead, outWrite, 1 << 20), 1000, 'tee duplicates what the pipe holds');
+      assert.equal(native!.spliceOnce(inRead, -1, outWrite, 1 << 20), 1000, 'pipe → pipe consumes it');
+      const out = Buffer.alloc(4000);
+      assert.equal(fs.readSync(outRead, out), 2000);
+      assert.deepEqual(out.subarray(0, 2000), Buffer.concat([data.subarray(100, 1100), data.subarray(100, 1100)]));
+      assert.equal(native!.teeOnce(inRead, outWrite, 10), errnoOf('EAGAIN'), 'an empty pipe answers EAGAIN, not a wait');
+      assert.equal(native!.copyFileRangeOnce(fd, 4096, copy, 0, 4096), 4096);
+      assert.deepEqual(fs.readFileSync(`${file.path}.copy`), data.subarray(4096));
+      [fd, copy].forEach((f) => fs.closeSync(f));
+    } finally {
+      [inRead, inWrite, outRead, outWrite].forEach((f) => fs.closeSync(f));
+      tmp.remove();
+    }
+  });
+
   it('builds Node-style errors from -errno', () => {
     const error = createSystemError(errnoOf('EPIPE'), 'sendfile', { fd: 7, bytesWritten: 3 });
     assert.equal(error.code, 'EPIPE');
