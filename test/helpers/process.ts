@@ -9,6 +9,35 @@ export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/**
+ * Open fds of this process that point at files under `dir`. Counting only
+ * these keeps a test immune to fds that other code is still closing
+ * asynchronously when the test takes its baseline.
+ */
+export function openFdsUnder(dir: string): number {
+  const prefix = fs.realpathSync(dir) + '/';
+  let count = 0;
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${name}`).startsWith(prefix)) count++;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return count;
+}
+
+/** Waits (bounded) until `count()` is back to `expected`; returns the last count seen. */
+export async function settleCount(count: () => number, expected: number, timeoutMs = 2000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = count();
+  while (seen !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    seen = count();
+  }
+  return seen;
+}
+
 /** Waits (bounded) until the open fd count is back to `expected`; returns the last count seen. */
 export async function settleFdCount(expected: number, timeoutMs = 2000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -18,6 +47,16 @@ export async function settleFdCount(expected: number, timeoutMs = 2000): Promise
     count = openFdCount();
   }
   return count;
+}
+
+/**
+ * Asserts that the fd count comes back to at most `baseline`. "At most",
+ * because an fd that other code was closing asynchronously when the baseline
+ * was taken may be gone by now; a leak is only ever a count above it.
+ */
+export async function assertNoFdLeak(baseline: number, timeoutMs = 2000): Promise<void> {
+  const final = await settleFdCount(baseline, timeoutMs);
+  if (final > baseline) throw new Error(`fd leak: ${final} fds open, ${baseline} before`);
 }
 
 /** Measures event-loop delay until `stop()`: p99 and max in milliseconds. */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { FileCache } from '../../src/http/file-cache.js';
 import { closeRoot, openRoot, type Root } from '../../src/http/open-beneath.js';
 import { makeTempDir } from '../helpers/fixtures.js';
-import { openFdCount, settleFdCount } from '../helpers/process.js';
+import { openFdCount, openFdsUnder, settleCount } from '../helpers/process.js';
 
 describe('FileCache', () => {
   const tmp = makeTempDir();
@@ -83,22 +83,24 @@ describe('FileCache', () => {
   });
 
   it('evicts the least recently used entry beyond maxEntries and closes its fd', async () => {
-    const baseline = openFdCount();
+    const held = () => openFdsUnder(tmp.dir);
+    assert.equal(await settleCount(held, 0), 0, 'earlier tests left no fd on the fixtures');
     const cache = new FileCache(root, { maxEntries: 3 });
     for (let i = 0; i < 10; i++) (await cache.acquire(`f${i}`)).release();
     assert.equal(cache.size, 3);
-    assert.equal(await settleFdCount(baseline + 3), baseline + 3);
+    assert.equal(await settleCount(held, 3), 3);
     cache.clear();
-    assert.equal(await settleFdCount(baseline), baseline);
+    assert.equal(await settleCount(held, 0), 0);
   });
 
   it('with maxEntries 0 opens per request and closes on release', async () => {
-    const baseline = openFdCount();
+    const held = () => openFdsUnder(tmp.dir);
+    assert.equal(await settleCount(held, 0), 0, 'earlier tests left no fd on the fixtures');
     const cache = new FileCache(root, { maxEntries: 0 });
     const file = await cache.acquire('small.txt');
-    assert.equal(openFdCount(), baseline + 1);
+    assert.equal(held(), 1);
     file.release();
-    assert.equal(await settleFdCount(baseline), baseline);
+    assert.equal(await settleCount(held, 0), 0);
   });
 
   it('shares one open between concurrent misses', async () => {

@@ -7,7 +7,7 @@ import { formatRecordText, metrics, PipePool } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect } from '../helpers/net.js';
-import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
 import {
   asConnection,
   closedWithin,
@@ -246,7 +246,7 @@ for (const mode of modes) {
       assert.equal(started.proxy.connections, 0);
       assert.ok((outcomes.get('reset') ?? 0) >= total / 8, `resets logged: ${JSON.stringify([...outcomes])}`);
       pool.drain();
-      assert.equal(await settleFdCount(baseline), baseline);
+      await assertNoFdLeak(baseline);
       assert.equal(pool.size, 0, 'every pipe lent out came back');
     });
   });

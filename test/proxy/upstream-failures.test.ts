@@ -5,7 +5,7 @@ import { formatRecordText } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect } from '../helpers/net.js';
-import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
 import {
   asConnection,
   closedWithin,
@@ -17,10 +17,10 @@ import {
   type Upstream,
 } from './harness.js';
 
-/** Open fds once idle pooled pipes (not leaks) are closed. */
-async function fdsSettledAt(baseline: number): Promise<number> {
+/** Asserts no fd leaked once idle pooled pipes (not leaks) are closed. */
+async function assertNoLeakSince(baseline: number): Promise<void> {
   sharedPipePool(getNative()!).drain();
-  return settleFdCount(baseline);
+  await assertNoFdLeak(baseline);
 }
 
 function baselineFds(): number {
@@ -72,7 +72,7 @@ describe('proxy upstream failures', () => {
     assert.equal(record.upstream, null);
     assert.equal(record.method, null);
     assert.equal(started.proxy.connections, 0);
-    assert.equal(await fdsSettledAt(baseline), baseline);
+    await assertNoLeakSince(baseline);
   });
 
   it('closes the client soon after the connect timeout when the upstream never answers, and leaks nothing', async () => {
@@ -86,7 +86,7 @@ describe('proxy upstream failures', () => {
     const down = await started.nextRecord('upstreams-down');
     assert.deepEqual(down.tried, [`127.0.0.1:${unanswering.port} ZC_ERR_CONNECT_TIMEOUT`]);
     assert.equal(asConnection(await started.nextRecord('connection')).outcome, 'no-upstream');
-    assert.equal(await fdsSettledAt(baseline), baseline);
+    await assertNoLeakSince(baseline);
   });
 
   it('fails over to the next upstream when the first refuses or times out, and says so', async () => {

@@ -6,7 +6,7 @@ import { metrics, relay } from '../../src/index.js';
 import { getNative, setNativeForTesting } from '../../src/native/capabilities.js';
 import { PipePool, sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect, connectPair, pump, type SocketPair } from '../helpers/net.js';
-import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
 
 const MIB = 1 << 20;
 
@@ -186,7 +186,7 @@ describe('relay in the kernel', () => {
       right.close();
     }
     pool.drain();
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertNoFdLeak(baseline);
     assert.equal(pool.size, 0, 'every pipe lent out came back');
   });
 });
