@@ -1,4 +1,5 @@
-// Builds the C clients in bench/clients/ into bench/.work/bin/ at bench time.
+// Builds the C programs (bench/clients/*.c, and the reference server
+// bench/peers/sendfile-floor.c) into bench/.work/bin/ at bench time.
 // Binaries are never committed; they are rebuilt when the source is newer.
 
 import { execFileSync } from 'node:child_process';
@@ -10,7 +11,11 @@ const BIN_DIR = join(WORK_DIR, 'bin');
 
 /** Compiles bench/clients/<name>.c with `cc -O2` if needed; returns the binary's path. */
 export function compileClient(name) {
-  const source = join(BENCH_DIR, 'clients', `${name}.c`);
+  return compileProgram(join(BENCH_DIR, 'clients', `${name}.c`), name);
+}
+
+/** Compiles one C file into bench/.work/bin/<name> if needed; returns the binary's path. */
+export function compileProgram(source, name) {
   const binary = join(BIN_DIR, name);
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(BIN_DIR, { recursive: true });

@@ -73,6 +73,21 @@ const HTTP_TARGETS = [
   { sizes: [4 << 10], text: 'req/s ≥ 3× express.static (one process)', peer: 'express-static', value: (p, z) => ratio(z.reqPerSec, p.reqPerSec), pass: (r) => r >= 3 },
 ];
 
+/** One line per big size on which the floor and express.static both ran. */
+function floorNotes(fixtures, summaryOf) {
+  const lines = [];
+  for (const fixture of fixtures) {
+    if (fixture.bytes <= WRK_MAX_BYTES) continue;
+    const floor = summaryOf('sendfile-floor', fixture.bytes);
+    const express = summaryOf('express-static', fixture.bytes);
+    if (!floor?.runs || !express?.runs) continue;
+    const zerocopy = summaryOf('zerocopy', fixture.bytes);
+    const vsFloor = zerocopy?.runs ? `; zerocopy serve ${formatRatio(ratio(zerocopy.cpuPerGb, floor.cpuPerGb))} the floor` : '';
+    lines.push(`- ${fixture.label}: floor ${formatNumber(floor.cpuPerGb)} CPU-s/GB, ${formatRatio(ratio(express.cpuPerGb, floor.cpuPerGb))} below express.static${vsFloor}.`);
+  }
+  return lines;
+}
+
 /**
  * Builds the report. `servers` are the registry entries that were selected,
  * `unavailable` maps a server id to why it did not run.
@@ -158,6 +173,8 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
     }
   }
   out.push(targetRows.length ? markdownTable([{ title: 'Size' }, { title: 'Target' }, { title: 'Measured', align: 'right' }, { title: 'Result' }], targetRows) : 'No target applies to the sizes measured.', '');
+  const floorLines = floorNotes(fixtures, summaryOf);
+  if (floorLines.length) out.push('What the kernel allows: the C sendfile loop does nothing but block in sendfile, so its CPU per GB is the least any sendfile server pays against this client.', '', ...floorLines, '');
 
   if (syscallRecords.length) {
     out.push('## Syscalls per request (strace -f -c, separate untimed pass)', '');

@@ -4,6 +4,7 @@
 // Entries with byDefault: false run only when named with --servers.
 
 import { join } from 'node:path';
+import { compileProgram } from '../lib/compile.mjs';
 import { hasCommand, hasPeerPackage } from '../lib/environment.mjs';
 import { BENCH_DIR } from '../lib/paths.mjs';
 import { nginxCommand } from './nginx.mjs';
@@ -44,6 +45,16 @@ export const HTTP_SERVERS = [
     byDefault: false,
     unavailableReason: needsCommand('nginx'),
     command: ({ root, port }) => nginxCommand({ root, port, sendfile: false }),
+  },
+  {
+    // Not a peer to beat but the kernel's price: a blocking sendfile loop with
+    // nothing else (sendfile-floor.c). Its CPU per GB bounds every sendfile
+    // server's from below against the same client.
+    id: 'sendfile-floor',
+    label: 'C sendfile loop (floor)',
+    byDefault: true,
+    unavailableReason: needsCommand(process.env.CC || 'cc'),
+    command: ({ root, port }) => ({ command: compileProgram(join(BENCH_DIR, 'peers', 'sendfile-floor.c'), 'sendfile-floor'), args: [root, String(port)] }),
   },
   {
     id: 'express-static',
