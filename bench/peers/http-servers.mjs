@@ -47,11 +47,12 @@ export const HTTP_SERVERS = [
     command: ({ root, port }) => nginxCommand({ root, port, sendfile: false }),
   },
   {
-    // Not a peer to beat but the kernel's price: a blocking sendfile loop with
-    // nothing else (sendfile-floor.c). Its CPU per GB bounds every sendfile
-    // server's from below against the same client.
+    // Not a peer to beat but a reference: a blocking sendfile loop with no
+    // server logic at all (sendfile-floor.c), close to the kernel's own price
+    // per GB against the same client. nginx's event loop gets a little below
+    // it; a Node server cannot be expected to.
     id: 'sendfile-floor',
-    label: 'C sendfile loop (floor)',
+    label: 'C sendfile loop (reference)',
     byDefault: true,
     unavailableReason: needsCommand(process.env.CC || 'cc'),
     command: ({ root, port }) => ({ command: compileProgram(join(BENCH_DIR, 'peers', 'sendfile-floor.c'), 'sendfile-floor'), args: [root, String(port)] }),

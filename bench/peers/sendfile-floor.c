@@ -7,8 +7,9 @@
  * path run in the sender's context, page references). This program has no
  * event loop, no HTTP parsing beyond the request line, no headers but
  * Content-Length, and blocks in sendfile until the whole file is sent, so its
- * CPU per GB is what any sendfile server pays against the same client. It is
- * not a server to use: no jail beyond refusing "..", one fork per connection.
+ * CPU per GB is close to what any sendfile server pays against the same
+ * client (an event loop that sends in larger batches, like nginx's, can come
+ * in slightly below it). It is not a server to use: no jail beyond refusing "..", one fork per connection.
  *
  *   sendfile-floor ROOT PORT      (listens on 127.0.0.1 only)
  *
