@@ -530,6 +530,7 @@ static const constant_t constants[] = {
   {"S_IFIFO", S_IFIFO},
   {"S_IFSOCK", S_IFSOCK},
   {"POSIX_FADV_DONTNEED", POSIX_FADV_DONTNEED},
+  {"POSIX_FADV_RANDOM", POSIX_FADV_RANDOM},
 };
 
 /* Index = zc_syscall_t. */

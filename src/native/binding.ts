@@ -46,6 +46,7 @@ export interface NativeConstants {
   S_IFIFO: number;
   S_IFSOCK: number;
   POSIX_FADV_DONTNEED: number;
+  POSIX_FADV_RANDOM: number;
 }
 
 /**

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import type net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -89,6 +90,51 @@ describe('sendFile under pressure', () => {
     assert.equal(got.sha256, big.sha256);
     assert.ok(messages.at(-1)!.offloads > 0, 'cold steps ran on the threadpool');
     assert.ok(p99 < LOOP_DELAY_P99_LIMIT_MS, `event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms)`);
+  });
+
+  it('sees a cold stretch between cached ones (cachestat) and reads that step on the threadpool', async (t) => {
+    const [major = 0, minor = 0] = os.release().split('.').map(Number);
+    if (major < 6 || (major === 6 && minor < 5)) {
+      t.skip(`cachestat(2) needs Linux 6.5+, this is ${os.release()}; the sampled fallback may miss such a stretch`);
+      return;
+    }
+    const native = getNative()!;
+    const patchy = makeRandomFile(tmp.dir, 'patchy', 8 * MIB);
+    // A 256 KiB hole away from every 1 MiB boundary, where the sampling
+    // fallback probes: only an exact count of the pages sees it.
+    const hole = { start: 3 * MIB + 256 * 1024, length: 256 * 1024 };
+    const fd = fs.openSync(patchy.path, 'r');
+    try {
+      fs.fsyncSync(fd);
+      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_RANDOM), 0); // no readahead into the hole
+      const chunk = Buffer.alloc(hole.length);
+      for (let at = 0; at < patchy.size; at += chunk.length) {
+        if (at !== hole.start) fs.readSync(fd, chunk, 0, chunk.length, at);
+      }
+      const inHole = native.cachedBytes(fd, hole.start, hole.length);
+      const elsewhere = native.cachedBytes(fd, 0, patchy.size) - inHole;
+      if (inHole !== 0 || elsewhere !== patchy.size - hole.length) {
+        t.skip(`could not shape the page cache here (${inHole} bytes cached in the hole, ${elsewhere} elsewhere)`);
+        return;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+
+    const messages: TransferEndMessage[] = [];
+    const listener = (m: unknown) => messages.push(m as TransferEndMessage);
+    diagnosticsChannel.subscribe(TRANSFER_END_CHANNEL, listener);
+    const pair = await connectPair();
+    const received = collect(pair.client);
+    const result = await sendFile(pair.server, patchy.path);
+    pair.server.end();
+    const got = await received;
+    diagnosticsChannel.unsubscribe(TRANSFER_END_CHANNEL, listener);
+    pair.close();
+    assert.equal(result.method, 'sendfile');
+    assert.equal(got.sha256, patchy.sha256);
+    assert.ok(messages.at(-1)!.offloads > 0, 'the step over the hole ran on the threadpool');
   });
 
   it('rejects with EPIPE or ECONNRESET when the client goes away, and leaks no fd', async () => {
