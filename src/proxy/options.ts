@@ -13,6 +13,9 @@ import { parseHostPort, parseUpstreams, type HostPort } from './upstreams.js';
 /** HAProxy configurations commonly use `timeout connect 5s`; a loopback or LAN connect takes well under 1 ms. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
+/** nginx's `fail_timeout` default: a failed upstream goes to the back of the order for 10 s. */
+export const DEFAULT_FAIL_TIMEOUT_MS = 10_000;
+
 /** Where to listen: `port` 0 lets the kernel choose; `host` '' or undefined is every interface. */
 export interface ListenAddress {
   host?: string;
@@ -30,6 +33,12 @@ export interface ProxyOptions {
   idleTimeout?: number;
   /** Give up on one upstream after this many ms and try the next (default 5000; 0: the kernel's ~2 min). */
   connectTimeout?: number;
+  /**
+   * After a failed connect, try that upstream last for this many ms (nginx's
+   * `fail_timeout`; default 10000; 0: keep plain round-robin). It is never
+   * skipped: with every upstream failing, all are still tried.
+   */
+  failTimeout?: number;
   /** Send a PROXY protocol header of this version to the upstream before relaying. */
   proxyProtocol?: ProxyProtocolVersion;
   /** 'copy' relays through user space (for comparison); 'auto' splices when it can. */
@@ -53,6 +62,7 @@ export interface ProxySettings {
   maxConnections: number | undefined;
   idleTimeoutMs: number | undefined;
   connectTimeoutMs: number;
+  failTimeoutMs: number;
   proxyProtocol: ProxyProtocolVersion | undefined;
   method: 'auto' | 'copy';
   pipePool: PipePool | undefined;
@@ -99,6 +109,7 @@ export function checkProxyOptions(options: unknown): ProxySettings {
     maxConnections: checkByteCount(opts.maxConnections, 'options.maxConnections') || undefined,
     idleTimeoutMs: checkByteCount(opts.idleTimeout, 'options.idleTimeout') || undefined,
     connectTimeoutMs: checkByteCount(opts.connectTimeout, 'options.connectTimeout') ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    failTimeoutMs: checkByteCount(opts.failTimeout, 'options.failTimeout') ?? DEFAULT_FAIL_TIMEOUT_MS,
     proxyProtocol: protocol,
     method: checkMethod(opts.method, ['auto', 'copy'] as const) ?? 'auto',
     pipePool: opts.pipePool,

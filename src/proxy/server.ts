@@ -71,7 +71,7 @@ export class TcpProxy {
 
   constructor(options: ProxyOptions) {
     this.settings = checkProxyOptions(options);
-    this.upstreams = new RoundRobin(this.settings.upstreams);
+    this.upstreams = new RoundRobin(this.settings.upstreams, this.settings.failTimeoutMs);
     // pauseOnConnect: Node never reads the client, so its bytes wait in the
     // kernel for splice while we dial (relay forwards anything Node read).
     // noDelay: Nagle off, as HAProxy and Go do on proxied sockets.
@@ -195,8 +195,11 @@ export class TcpProxy {
       const header = this.settings.proxyProtocol ? formatProxyHeader(this.settings.proxyProtocol, endpointsOfAccepted(client)) : undefined;
       try {
         dialed = await dialFirstAvailable(this.upstreams.nextOrder(), { timeoutMs: this.settings.connectTimeoutMs, signal });
+        for (const attempt of dialed.failed) this.upstreams.reportFailure(attempt.upstream);
+        this.upstreams.reportSuccess(dialed.upstream);
       } catch (error) {
         const attempts = (error as Partial<NoUpstreamError>).attempts;
+        for (const attempt of attempts ?? []) this.upstreams.reportFailure(attempt.upstream);
         if (attempts) {
           failedUpstreams = attempts.map(describeAttempt);
           outcome = 'no-upstream';

@@ -8,6 +8,7 @@
  *   :8080                        listen only: every interface
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 import { createError } from '../errors.js';
 
@@ -84,20 +85,44 @@ export function formatHostPort({ host, port }: HostPort): string {
  * further along and returns every upstream once: the first is this
  * connection's choice, the rest are the failover order (HAProxy's `option
  * redispatch`, where a retry goes to another server).
+ *
+ * Passive failure tracking, like nginx's `max_fails=1 fail_timeout`: an
+ * upstream whose connect failed goes to the back of the order for
+ * `failTimeoutMs`, so a dead or black-holed upstream costs one connect
+ * timeout per window rather than one in every N connections. It is demoted,
+ * never skipped: when every upstream has failed recently, all are still
+ * tried, and one that accepts again is restored at once.
  */
 export class RoundRobin {
   private readonly upstreams: readonly HostPort[];
+  private readonly failTimeoutMs: number;
+  /** performance.now() until which an upstream stays demoted. */
+  private readonly demotedUntil = new Map<HostPort, number>();
   private cursor = 0;
 
-  constructor(upstreams: readonly HostPort[]) {
+  constructor(upstreams: readonly HostPort[], failTimeoutMs = 0) {
     if (upstreams.length === 0) throw createError('ZC_ERR_INVALID_ARG', ['upstreams', 'at least one upstream', upstreams]);
     this.upstreams = upstreams;
+    this.failTimeoutMs = failTimeoutMs;
   }
 
-  /** The order to try for the next connection: all upstreams, rotated. */
-  nextOrder(): HostPort[] {
+  /** The order to try for the next connection: all upstreams, rotated, recently failed ones last. */
+  nextOrder(now = performance.now()): HostPort[] {
     const start = this.cursor;
     this.cursor = (this.cursor + 1) % this.upstreams.length;
-    return this.upstreams.map((_, i) => this.upstreams[(start + i) % this.upstreams.length]!);
+    const rotated = this.upstreams.map((_, i) => this.upstreams[(start + i) % this.upstreams.length]!);
+    if (this.demotedUntil.size === 0) return rotated;
+    const demoted = (upstream: HostPort) => (this.demotedUntil.get(upstream) ?? 0) > now;
+    return [...rotated.filter((u) => !demoted(u)), ...rotated.filter(demoted)];
+  }
+
+  /** A connect to `upstream` (one of this list's objects) failed. */
+  reportFailure(upstream: HostPort, now = performance.now()): void {
+    if (this.failTimeoutMs > 0) this.demotedUntil.set(upstream, now + this.failTimeoutMs);
+  }
+
+  /** A connect to `upstream` succeeded. */
+  reportSuccess(upstream: HostPort): void {
+    this.demotedUntil.delete(upstream);
   }
 }

@@ -53,7 +53,7 @@ describe('zerocopy proxy (command line)', () => {
   it('prints its usage with every option, and is listed by `zerocopy --help`', async () => {
     const help = await runCli(['proxy', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--listen', '--to', '--max-conns', '--idle-timeout', '--connect-timeout', '--drain-timeout', '--max-pipes', '--send-proxy',
+    for (const flag of ['--listen', '--to', '--max-conns', '--idle-timeout', '--connect-timeout', '--fail-timeout', '--drain-timeout', '--max-pipes', '--send-proxy',
       '--send-proxy-v2', '--json', '--copy']) {
       assert.ok(help.stdout.includes(flag), `usage mentions ${flag}`);
     }
@@ -67,6 +67,7 @@ describe('zerocopy proxy (command line)', () => {
       [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1'], /"options.upstream".*HOST:PORT/],
       [['proxy', '--listen', 'nowhere', '--to', '127.0.0.1:1'], /"options.listen"/],
       [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--idle-timeout', 'soon'], /"--idle-timeout"/],
+      [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--fail-timeout', 'never'], /"--fail-timeout"/],
       [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--max-conns', '-3'], /max-conns/],
       [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--send-proxy', '--send-proxy-v2'], /choose one/],
       [['proxy', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--bogus'], /bogus/],

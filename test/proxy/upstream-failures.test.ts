@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { formatRecordText } from '../../src/index.js';
@@ -122,6 +123,30 @@ describe('proxy upstream failures', () => {
     const a = `127.0.0.1:${echo.port}`;
     const b = `127.0.0.1:${second.port}`;
     assert.deepEqual(used, [a, b, a, b]);
+  });
+
+  it('tries a black-holed upstream last after one connect timeout, and again once failTimeout has passed', async () => {
+    const failTimeout = 1500;
+    const started = await startProxy({ upstream: `127.0.0.1:${unanswering.port},127.0.0.1:${echo.port}`, connectTimeout: CONNECT_TIMEOUT_MS, failTimeout });
+    cleanup.push(() => started.close());
+    const connectOnce = async () => {
+      const client = await connectClient(started.port);
+      const answer = collect(client);
+      client.end('x');
+      await withTimeout(answer, 5000, 'echo');
+      return asConnection(await started.nextRecord('connection'));
+    };
+    const timedOut = [`127.0.0.1:${unanswering.port} ZC_ERR_CONNECT_TIMEOUT`];
+    assert.deepEqual((await connectOnce()).failedUpstreams, timedOut, 'the first connection pays the timeout');
+    // The failure was recorded before this point, so its window ends before demotedBy + failTimeout.
+    const demotedBy = performance.now();
+    const within: string[][] = [];
+    while (within.length < 4 && performance.now() - demotedBy < failTimeout - 500) within.push((await connectOnce()).failedUpstreams);
+    assert.ok(within.length >= 2, `only ${within.length} connections fitted in the window on this machine`);
+    assert.deepEqual(within, within.map(() => []), 'inside the window every connection went straight to the live upstream');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, demotedBy + failTimeout + 100 - performance.now())));
+    const later = [(await connectOnce()).failedUpstreams, (await connectOnce()).failedUpstreams];
+    assert.ok(later.some((failed) => failed.length === 1), 'after the window the round-robin reaches the black hole again');
   });
 
   it('logs one clear line naming every upstream tried when all are down', async () => {

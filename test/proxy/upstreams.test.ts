@@ -85,6 +85,35 @@ describe('upstream addresses', () => {
       assert.deepEqual(ring.nextOrder(), [a, b, c]);
     });
 
+    it('tries an upstream whose connect failed last until failTimeoutMs has passed', () => {
+      const [a, b, c] = parseUpstreams('127.0.0.1:1,127.0.0.1:2,127.0.0.1:3');
+      const ring = new RoundRobin([a!, b!, c!], 1000);
+      ring.reportFailure(b!, 0);
+      assert.deepEqual(ring.nextOrder(10), [a, c, b]);
+      assert.deepEqual(ring.nextOrder(20), [c, a, b], 'on its own turn the next one leads');
+      assert.deepEqual(ring.nextOrder(30), [c, a, b]);
+      assert.deepEqual(ring.nextOrder(1001), [a, b, c], 'back in its place after the window');
+      assert.deepEqual(ring.nextOrder(1002), [b, c, a], 'and leading on its turn');
+    });
+
+    it('still tries every upstream when all have failed recently, and restores one that accepts', () => {
+      const [a, b] = parseUpstreams('127.0.0.1:1,127.0.0.1:2');
+      const ring = new RoundRobin([a!, b!], 1000);
+      ring.reportFailure(a!, 0);
+      ring.reportFailure(b!, 0);
+      assert.deepEqual(ring.nextOrder(10), [a, b]);
+      ring.reportSuccess(a!);
+      assert.deepEqual(ring.nextOrder(20), [a, b], 'a accepted again: first even on b\'s turn');
+    });
+
+    it('keeps plain round-robin with failTimeoutMs 0', () => {
+      const [a, b] = parseUpstreams('127.0.0.1:1,127.0.0.1:2');
+      const ring = new RoundRobin([a!, b!], 0);
+      ring.reportFailure(a!, 0);
+      assert.deepEqual(ring.nextOrder(10), [a, b]);
+      assert.deepEqual(ring.nextOrder(20), [b, a]);
+    });
+
     it('always returns the single upstream when there is one', () => {
       const only = parseUpstreams('127.0.0.1:1');
       const ring = new RoundRobin(only);

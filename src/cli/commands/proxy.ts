@@ -9,6 +9,7 @@ import { createError } from '../../errors.js';
 import { getNative } from '../../native/capabilities.js';
 import { isNativeAvailable, nativeUnavailableReason } from '../../native/status.js';
 import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../proxy/log.js';
+import { DEFAULT_FAIL_TIMEOUT_MS } from '../../proxy/options.js';
 import { createProxy, type TcpProxy } from '../../proxy/server.js';
 import { formatHostPort } from '../../proxy/upstreams.js';
 import { DEFAULT_MAX_PIPES, PipePool } from '../../transfer/pipe-pool.js';
@@ -19,6 +20,7 @@ import { describeError, printError } from '../output.js';
 /** Idle connections are cut after 5 minutes by default: a dead peer without keepalive would hold its fds forever. */
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
+const DEFAULT_FAIL_TIMEOUT_SECONDS = DEFAULT_FAIL_TIMEOUT_MS / 1000;
 /** Long enough for a typical request to finish; short enough for a deploy (Kubernetes waits 30 s before SIGKILL). */
 const DEFAULT_DRAIN_TIMEOUT_SECONDS = 25;
 const MS_PER_SECOND = 1000;
@@ -28,7 +30,7 @@ const HELP = `Usage: zerocopy proxy --listen HOST:PORT --to HOST:PORT[,HOST:PORT
 Relays every TCP connection accepted on --listen to an upstream, moving the
 bytes in the kernel (splice(2) through a pipe per direction). Upstreams are
 used round-robin; one that refuses or does not answer in time is skipped for
-the next. Logs one line per connection (stdout; warnings to stderr).
+the next, and tried last for --fail-timeout seconds after. Logs one line per connection (stdout; warnings to stderr).
 
 Options:
       --listen HOST:PORT         address to accept on ([::1]:PORT for IPv6,
@@ -40,6 +42,8 @@ Options:
                                  (default ${DEFAULT_IDLE_TIMEOUT_SECONDS}; 0: never)
       --connect-timeout SECONDS  give up on an upstream after this long and try
                                  the next (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS})
+      --fail-timeout SECONDS     after a failed connect, try that upstream last
+                                 for this long (default ${DEFAULT_FAIL_TIMEOUT_SECONDS}; 0: plain round-robin)
       --drain-timeout SECONDS    on SIGTERM/SIGINT, let live connections finish
                                  this long, then cut them (default ${DEFAULT_DRAIN_TIMEOUT_SECONDS})
       --max-pipes N              kernel pipes at most (two per connection, like
@@ -117,6 +121,7 @@ export const proxyCommand: Command = {
       'max-conns': { type: 'string' },
       'idle-timeout': { type: 'string' },
       'connect-timeout': { type: 'string' },
+      'fail-timeout': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'max-pipes': { type: 'string' },
       'send-proxy': { type: 'boolean' },
@@ -146,6 +151,7 @@ export const proxyCommand: Command = {
         maxConnections: parseCount(values['max-conns'], '--max-conns'),
         idleTimeout: parseSeconds(values['idle-timeout'], '--idle-timeout', DEFAULT_IDLE_TIMEOUT_SECONDS),
         connectTimeout: parseSeconds(values['connect-timeout'], '--connect-timeout', DEFAULT_CONNECT_TIMEOUT_SECONDS),
+        failTimeout: parseSeconds(values['fail-timeout'], '--fail-timeout', DEFAULT_FAIL_TIMEOUT_SECONDS),
         ...(values['send-proxy'] ? { proxyProtocol: 1 as const } : values['send-proxy-v2'] ? { proxyProtocol: 2 as const } : {}),
         method: values.copy ? 'copy' : 'auto',
         onLog: makeLogger(json),
