@@ -232,8 +232,8 @@ static int zc__cachestat_cached(int fd, int64_t offset, size_t length) {
  * waiting. Returns 1 when the pages are cached (or it cannot tell: then the
  * caller reads inline, as Node would), 0 when one is missing.
  *
- * cachestat(2) counts every page of the range in one call (~3 µs per MiB,
- * under 1% of sendfile's own cost), so a cold stretch anywhere is seen: a
+ * cachestat(2) counts every page of the range in one call (~7 µs per MiB,
+ * about 3% of sendfile's own CPU), so a cold stretch anywhere is seen: a
  * video that was watched in parts is cached in stretches, and a seek lands
  * anywhere. Where cachestat is missing or refused, it samples instead: one
  * byte read with preadv2(RWF_NOWAIT) every `stride` bytes and at the range's

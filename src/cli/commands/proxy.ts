@@ -30,7 +30,8 @@ const HELP = `Usage: zerocopy proxy --listen HOST:PORT --to HOST:PORT[,HOST:PORT
 Relays every TCP connection accepted on --listen to an upstream, moving the
 bytes in the kernel (splice(2) through a pipe per direction). Upstreams are
 used round-robin; one that refuses or does not answer in time is skipped for
-the next, and tried last for --fail-timeout seconds after. Logs one line per connection (stdout; warnings to stderr).
+the next, and tried last for --fail-timeout seconds after. Logs one line per
+connection (stdout; warnings to stderr).
 
 Options:
       --listen HOST:PORT         address to accept on ([::1]:PORT for IPv6,
