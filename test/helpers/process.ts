@@ -27,26 +27,20 @@ export function openFdsUnder(dir: string): number {
   return count;
 }
 
-/** Waits (bounded) until `count()` is back to `expected`; returns the last count seen. */
-export async function settleCount(count: () => number, expected: number, timeoutMs = 2000): Promise<number> {
+/** Polls `count()` every 20 ms until `settled(n)` or `timeoutMs`; returns the last count seen. */
+async function pollCount(count: () => number, settled: (n: number) => boolean, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let seen = count();
-  while (seen !== expected && Date.now() < deadline) {
+  while (!settled(seen) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     seen = count();
   }
   return seen;
 }
 
-/** Waits (bounded) until the open fd count is back to `expected`; returns the last count seen. */
-export async function settleFdCount(expected: number, timeoutMs = 2000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let count = openFdCount();
-  while (count > expected && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    count = openFdCount();
-  }
-  return count;
+/** Waits (bounded) until `count()` is back to `expected`; returns the last count seen. */
+export function settleCount(count: () => number, expected: number, timeoutMs = 2000): Promise<number> {
+  return pollCount(count, (n) => n === expected, timeoutMs);
 }
 
 /**
@@ -55,7 +49,7 @@ export async function settleFdCount(expected: number, timeoutMs = 2000): Promise
  * was taken may be gone by now; a leak is only ever a count above it.
  */
 export async function assertNoFdLeak(baseline: number, timeoutMs = 2000): Promise<void> {
-  const final = await settleFdCount(baseline, timeoutMs);
+  const final = await pollCount(openFdCount, (n) => n <= baseline, timeoutMs);
   if (final > baseline) throw new Error(`fd leak: ${final} fds open, ${baseline} before`);
 }
 

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { createStaticServer, type StaticServer, type StaticServerOptions } from '../../src/http/server.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
 import { collect } from '../helpers/net.js';
-import { openFdCount, settleFdCount, withTimeout } from '../helpers/process.js';
+import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
 import { get, rawGet } from './static-helpers.js';
 
 async function start(options: StaticServerOptions): Promise<{ server: StaticServer; port: number; base: string; closed: number[] }> {
@@ -116,8 +116,7 @@ describe('createStaticServer', () => {
           }, 20);
         }), 6000, 'server closing the stalled connection');
         socket.destroy();
-        const final = await settleFdCount(fds);
-        assert.ok(final <= fds, `${final} fds open, ${fds} before`);
+        await assertNoFdLeak(fds);
       } finally {
         await s.server.close(1000);
       }
@@ -288,8 +287,7 @@ describe('createStaticServer', () => {
         for (let i = 0; i < 1000; i += CONCURRENCY) {
           await Promise.all(Array.from({ length: CONCURRENCY }, (_, j) => abortOne(i + j)));
         }
-        const final = await settleFdCount(baseline, 5000);
-        assert.ok(final <= baseline, `${final} fds open, ${baseline} before`);
+        await assertNoFdLeak(baseline, 5000);
       } finally {
         await s.server.close(1000);
       }
