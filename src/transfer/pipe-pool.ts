@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 
-import type { NativeBinding } from '../native/binding.js';
+import { getNative } from '../native/capabilities.js';
 import { pipeCounters, recordFallback } from './metrics.js';
 
 /** Go and HAProxy size splice pipes at 1 MiB: fewer wakeups per byte. Non-root
@@ -28,16 +28,20 @@ export interface PipePoolOptions {
   sizeHint?: number;
 }
 
+/**
+ * Pipes lent to splice transfers between two non-pipes. Pass one as
+ * `pipePool` to sendFile, splice or relay (or to createProxy) to bound the
+ * pipes those transfers use; without the addon it lends nothing and the
+ * transfers copy. Pipes are created on demand, `maxIdle` are kept for reuse.
+ */
 export class PipePool {
-  private readonly native: NativeBinding;
   private readonly idle: Pipe[] = [];
   private live = 0;
   readonly maxPipes: number;
   readonly maxIdle: number;
   readonly sizeHint: number;
 
-  constructor(native: NativeBinding, options: PipePoolOptions = {}) {
-    this.native = native;
+  constructor(options: PipePoolOptions = {}) {
     this.maxPipes = options.maxPipes ?? DEFAULT_MAX_PIPES;
     this.maxIdle = options.maxIdle ?? DEFAULT_MAX_IDLE_PIPES;
     this.sizeHint = options.sizeHint ?? PIPE_SIZE_HINT_BYTES;
@@ -56,7 +60,9 @@ export class PipePool {
       return reused;
     }
     if (this.live >= this.maxPipes) return undefined;
-    const made = this.native.pipe(this.sizeHint);
+    const native = getNative();
+    if (native === null) return undefined;
+    const made = native.pipe(this.sizeHint);
     if (typeof made === 'number') return undefined;
     const [readFd, writeFd, capacity] = made;
     this.live++;
@@ -109,7 +115,7 @@ export function lendPipeOrCountFallback(pool: PipePool): Pipe | undefined {
 let shared: PipePool | undefined;
 
 /** The process-wide pool used when callers do not pass their own. */
-export function sharedPipePool(native: NativeBinding): PipePool {
-  shared ??= new PipePool(native);
+export function sharedPipePool(): PipePool {
+  shared ??= new PipePool();
   return shared;
 }

@@ -164,7 +164,7 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
     { name: 'aToB', from: a, to: b, early: 0 },
     { name: 'bToA', from: b, to: a, early: 0 },
   ];
-  const pool = options.pool ?? sharedPipePool(native);
+  const pool = options.pool ?? sharedPipePool();
   let method: 'splice' | 'copy' = options.forceCopy ? 'copy' : 'splice';
   if (method === 'splice') {
     for (const d of directions) d.pipe = pool.acquire();

@@ -87,7 +87,7 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
       return { bytes: result.bytes, method: 'copy' };
     }
     const plan = planTransfer(native, source, target, forced === 'copy');
-    const pool = plan.needsPipe ? (opts.pipePool ?? sharedPipePool(native)) : undefined;
+    const pool = plan.needsPipe ? (opts.pipePool ?? sharedPipePool()) : undefined;
     let pipe: Pipe | undefined;
     let { mode, method } = plan;
     if (pool) {

@@ -87,7 +87,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
     let pool: PipePool | undefined;
     let pipe: Pipe | undefined;
     if (method === 'splice' && !direct) {
-      pool = opts.pipePool ?? sharedPipePool(native);
+      pool = opts.pipePool ?? sharedPipePool();
       pipe = lendPipeOrCountFallback(pool);
       if (!pipe) method = 'copy';
     }

@@ -4,7 +4,6 @@ import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { formatRecordText, metrics, PipePool } from '../../src/index.js';
-import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect } from '../helpers/net.js';
 import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
@@ -203,7 +202,7 @@ for (const mode of modes) {
       cleanup.push(() => upstream.close());
       const started = await startProxy({ upstream: `127.0.0.1:${upstream.port}`, method });
       cleanup.push(() => started.close());
-      const pool = sharedPipePool(getNative()!);
+      const pool = sharedPipePool();
       pool.drain(); // idle pooled pipes are not leaks: count without them
       const baseline = openFdCount();
 
@@ -261,7 +260,7 @@ describe('proxy pipe pool', () => {
 
   it('copies when the pool has no pipe left, says so in the log record, and splices again once pipes return', async () => {
     // Two pipes: exactly one splicing connection (a pipe per direction).
-    const pipePool = new PipePool(getNative()!, { maxPipes: 2 });
+    const pipePool = new PipePool({ maxPipes: 2 });
     const copiedBefore = metrics().relays.copiedForLackOfPipes;
     const started = await startProxy({ upstream: `127.0.0.1:${echo.port}`, pipePool });
     try {

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { formatRecordText } from '../../src/index.js';
-import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { collect } from '../helpers/net.js';
 import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
@@ -20,12 +19,12 @@ import {
 
 /** Asserts no fd leaked once idle pooled pipes (not leaks) are closed. */
 async function assertNoLeakSince(baseline: number): Promise<void> {
-  sharedPipePool(getNative()!).drain();
+  sharedPipePool().drain();
   await assertNoFdLeak(baseline);
 }
 
 function baselineFds(): number {
-  sharedPipePool(getNative()!).drain();
+  sharedPipePool().drain();
   return openFdCount();
 }
 

@@ -4,16 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-import { getNative } from '../../src/native/capabilities.js';
 import { PipePool } from '../../src/transfer/pipe-pool.js';
 import { openFdCount } from '../helpers/process.js';
 
-const native = getNative()!;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'pipe-limit-child.js');
 
 describe('PipePool', () => {
   it('lends at most maxPipes pipes and reuses returned empty ones', () => {
-    const pool = new PipePool(native, { maxPipes: 2 });
+    const pool = new PipePool({ maxPipes: 2 });
     const a = pool.acquire()!;
     const b = pool.acquire()!;
     assert.equal(pool.acquire(), undefined, 'exhausted');
@@ -27,7 +25,7 @@ describe('PipePool', () => {
   });
 
   it('closes a pipe returned with bytes still inside instead of reusing it', () => {
-    const pool = new PipePool(native, { maxPipes: 1 });
+    const pool = new PipePool({ maxPipes: 1 });
     const fds = openFdCount();
     const pipe = pool.acquire()!;
     assert.equal(openFdCount(), fds + 2);

@@ -137,7 +137,7 @@ describe('relay in the kernel', () => {
     left.server.unshift(early);
     right.client.resetAndDestroy(); // Node is not reading right.server: it does not notice yet
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const pipePool = new PipePool(getNative()!, { maxPipes: 2 });
+    const pipePool = new PipePool({ maxPipes: 2 });
     const error = await withTimeout(relay(left.server, right.server, { pipePool }).then(() => undefined, (e) => e), 5000, 'relay');
     assert.ok(error, 'the relay rejects');
     assert.ok(left.server.destroyed && right.server.destroyed, 'both sides torn down');
@@ -149,7 +149,7 @@ describe('relay in the kernel', () => {
 
   it('copies both directions and counts it when the pool has no pipe left', async () => {
     const before = metrics().relays.copiedForLackOfPipes;
-    const pipePool = new PipePool(getNative()!, { maxPipes: 1 });
+    const pipePool = new PipePool({ maxPipes: 1 });
     const starts: unknown[] = [];
     const { left, right, relayed } = await relayedPair({ pipePool, onStart: (start) => starts.push(start) });
     open.push(left, right);
@@ -169,7 +169,7 @@ describe('relay in the kernel', () => {
   });
 
   it('leaks no fd after 200 relays, some reset mid-stream', async () => {
-    const pool = sharedPipePool(getNative()!);
+    const pool = sharedPipePool();
     pool.drain(); // idle pooled pipes are not leaks: count without them
     const baseline = openFdCount();
     for (let i = 0; i < 200; i++) {

@@ -129,7 +129,7 @@ describe('splice', () => {
     const outbound = await pair();
     const received = collect(outbound.client);
     inbound.client.end(fs.readFileSync(fixture.path));
-    const pipePool = new PipePool(native, { maxPipes: 0 });
+    const pipePool = new PipePool({ maxPipes: 0 });
     const result = await splice(inbound.server, outbound.server, { pipePool });
     outbound.server.end();
     assert.deepEqual(result, { bytes: fixture.size, method: 'copy' });

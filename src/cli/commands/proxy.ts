@@ -6,7 +6,6 @@
  */
 
 import { createError } from '../../errors.js';
-import { getNative } from '../../native/capabilities.js';
 import { isNativeAvailable, nativeUnavailableReason } from '../../native/status.js';
 import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../proxy/log.js';
 import { DEFAULT_FAIL_TIMEOUT_MS } from '../../proxy/options.js';
@@ -144,9 +143,8 @@ export const proxyCommand: Command = {
       if (values['send-proxy'] && values['send-proxy-v2']) throw new Error('choose one of --send-proxy and --send-proxy-v2');
       drainTimeoutMs = parseSeconds(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT_SECONDS);
       const maxPipes = parseCount(values['max-pipes'], '--max-pipes');
-      const native = getNative();
       proxy = createProxy({
-        ...(maxPipes !== undefined && native ? { pipePool: new PipePool(native, { maxPipes }) } : {}),
+        ...(maxPipes !== undefined ? { pipePool: new PipePool({ maxPipes }) } : {}),
         listen: values.listen,
         upstream: values.to,
         maxConnections: parseCount(values['max-conns'], '--max-conns'),
