@@ -41,6 +41,11 @@ export const codes = {
     message: (sent: number, expected: number) =>
       `The file ended after ${sent} of ${expected} bytes: it was truncated during the transfer`,
   },
+  ZC_ERR_FILE_CHANGED: {
+    base: Error,
+    message: (sent: number, expected: number) =>
+      `The file changed after ${sent} of ${expected} bytes were sent: the response was abandoned rather than mix two versions`,
+  },
   ZC_ERR_UNEXPECTED_EOF: {
     base: Error,
     message: (sent: number, expected: number) => `The source ended after ${sent} of ${expected} bytes`,

@@ -42,6 +42,12 @@ export interface FileToServe {
   encoding?: PrecompressedEncoding | undefined;
   /** Add `Vary: Accept-Encoding` (precompressed siblings may be chosen for this URL). */
   vary?: boolean;
+  /**
+   * True while `fd`'s bytes are still those `stats` describes; given, a body
+   * read from `fd` is sent whole and of one version, or the connection is
+   * closed (write-body.ts). Not used for `content`, a snapshot.
+   */
+  isUnchanged?: (() => boolean) | undefined;
 }
 
 // Representation headers this module sets or removes on `res`.
@@ -185,7 +191,11 @@ export async function respondWithFile(req: IncomingMessage, res: ServerResponse,
     return;
   }
   try {
-    const result = await writeResponse(res, rep.body, { method: options.method, headerMode: options.headerMode });
+    const result = await writeResponse(res, rep.body, {
+      method: options.method,
+      headerMode: options.headerMode,
+      ...(file.isUnchanged ? { isUnchanged: file.isUnchanged } : {}),
+    });
     recordResponseBody(res, { bytes: result.bytes, method: result.method === 'none' ? 'none' : result.method });
   } catch (error) {
     // writeResponse destroyed the connection: the client sees an incomplete body, never a short one.

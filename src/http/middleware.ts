@@ -298,6 +298,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
         fd: chosen.fd,
         stats: chosen.stats,
         content: chosen.content,
+        isUnchanged: chosen.isUnchanged,
         path: path.join(root.path, relative),
         typeName: relative,
         encoding,

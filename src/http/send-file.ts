@@ -16,6 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { createError } from '../errors.js';
+import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, readVersion } from '../fs/file-version.js';
 import { respondWithFile } from './file-response.js';
 import type { StaticHttpError } from './middleware.js';
 import { openBeneath, openRoot, type Root } from './open-beneath.js';
@@ -38,7 +39,6 @@ export interface SendFileResponseOptions extends Pick<ServeStaticOptions,
   headers?: Record<string, string | number | readonly string[]>;
 }
 
-const fstat = promisify(fs.fstat);
 const close = promisify(fs.close);
 const open = promisify(fs.open) as (file: string, flags: number) => Promise<number>;
 
@@ -115,10 +115,18 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
     }
   }
   try {
-    const stats = await fstat(fd);
+    const readAt = Date.now();
+    const { stats, version } = readStatsAndVersion(fd);
     if (!stats.isFile()) throw statusError(404);
+    const provable = isProvable(version, readAt, hasExactChangeTimes(version.dev, absolute));
     if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string | number | readonly string[]);
-    await respondWithFile(req, res, { fd, stats, path: absolute, typeName: segments[segments.length - 1] ?? '' }, opts);
+    await respondWithFile(req, res, {
+      fd,
+      stats,
+      path: absolute,
+      typeName: segments[segments.length - 1] ?? '',
+      isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),
+    }, opts);
   } finally {
     await close(fd).catch(() => {});
   }

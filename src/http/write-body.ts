@@ -13,6 +13,16 @@
  *
  * Invariant: a body is either sent whole or the connection is destroyed; a
  * response never ends early under a Content-Length that no longer holds.
+ * With `isUnchanged` (what serveStatic passes), "whole" also means "of one
+ * version": sendfile reads the page cache as it is at the moment of each
+ * call, so a write landing mid-response would otherwise splice new bytes
+ * into an old body. The last byte waits for proof that the file did not
+ * change while the others were read:
+ *
+ *   sendfile(fd, [start, end - 1))  ─┐ concurrently
+ *   pread(fd, end - 1, 1)           ─┘
+ *   isUnchanged()?  yes → write the byte (and any closing boundary) through Node
+ *                   no  → destroy: the client is one byte short, and knows it
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -42,6 +52,16 @@ export interface WriteBodyOptions {
    *   response but relies on ServerResponse internals; feature-detected.
    */
   headerMode?: 'cork' | 'prefix';
+  /**
+   * Whole or closed across a file changing mid-response: when given, the
+   * body's last file byte is held back (read alongside the rest, written
+   * through Node after the last sendfile) and sent only if this returns true
+   * once every other byte has been read; false destroys the connection with
+   * ZC_ERR_FILE_CHANGED, so the client sees an incomplete body rather than
+   * one mixing two versions of the file. Costs a 1-byte pread (threadpool,
+   * overlapping the sendfile), the check itself and one more small write.
+   */
+  isUnchanged?: () => boolean;
 }
 
 export interface BodyResult {
@@ -105,9 +125,26 @@ function readChunk(fd: number, length: number, position: number): Promise<Buffer
   });
 }
 
-async function copyParts(res: ServerResponse, parts: readonly BodyPart[]): Promise<number> {
+/**
+ * Where the last file byte of a body is, when the body has one: that byte is
+ * held back until `isUnchanged()` confirms the file did not change while
+ * every other byte was read (the whole-or-closed rule, module comment).
+ */
+function lastRegionIndex(parts: readonly BodyPart[], isUnchanged: (() => boolean) | undefined): number {
+  if (isUnchanged === undefined) return -1;
+  for (let i = parts.length - 1; i >= 0; i--) if (isFileRegion(parts[i]!)) return i;
+  return -1;
+}
+
+/** Throws ZC_ERR_FILE_CHANGED unless the file is still the one the response describes. */
+function assertUnchanged(isUnchanged: () => boolean, sent: number, total: number): void {
+  if (!isUnchanged()) throw createError('ZC_ERR_FILE_CHANGED', [sent, total], { bytesWritten: sent });
+}
+
+async function copyParts(res: ServerResponse, parts: readonly BodyPart[], isUnchanged: (() => boolean) | undefined): Promise<number> {
+  const held = lastRegionIndex(parts, isUnchanged);
   let bytes = 0;
-  for (const part of parts) {
+  for (const [index, part] of parts.entries()) {
     if (!isFileRegion(part)) {
       await writeThroughResponse(res, part);
       bytes += part.length;
@@ -119,6 +156,9 @@ async function copyParts(res: ServerResponse, parts: readonly BodyPart[]): Promi
       if (chunk.length === 0) {
         throw createError('ZC_ERR_FILE_TRUNCATED', [bytes, bodyLength(parts)], { bytesWritten: bytes, method: 'copy' });
       }
+      // Every byte of the body has been read once this last chunk is: the
+      // check comes before it is written.
+      if (index === held && at + chunk.length === part.end) assertUnchanged(isUnchanged!, bytes, bodyLength(parts));
       await writeThroughResponse(res, chunk);
       at += chunk.length;
       bytes += chunk.length;
@@ -137,7 +177,7 @@ function markHeadSent(res: ServerResponse): void {
   (res as unknown as { _headerSent: boolean })._headerSent = true;
 }
 
-async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonly BodyPart[], headerMode: 'cork' | 'prefix'): Promise<{ bytes: number; method: BodyMethod }> {
+async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonly BodyPart[], headerMode: 'cork' | 'prefix', isUnchanged: (() => boolean) | undefined): Promise<{ bytes: number; method: BodyMethod }> {
   let head: Buffer | undefined;
   if (headerMode === 'prefix') {
     if (!headBytes(res)) res.writeHead(res.statusCode);
@@ -148,34 +188,60 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
     // Headers still queued in Node's user-space buffer must not be overtaken.
     await flushSocketWrites(socket);
   }
+  const held = lastRegionIndex(parts, isUnchanged);
+  let tail: { read: Promise<Buffer>; at: number } | undefined;
+  // Buffers not yet sent, in body order; they ride as the next sendfile's prefix.
   let pending: Buffer[] = [];
   let bytes = 0;
   let method: BodyMethod = 'sendfile';
-  for (const part of parts) {
-    if (!isFileRegion(part)) {
-      pending.push(part);
-      continue;
+  try {
+    for (const [index, part] of parts.entries()) {
+      if (!isFileRegion(part)) {
+        pending.push(part);
+        continue;
+      }
+      let end = part.end;
+      if (index === held) {
+        // The last byte is read now, alongside the sendfile of the others,
+        // and sent only after the check below (all reads precede it).
+        end -= 1;
+        tail = { read: readChunk(part.fd, 1, end), at: pending.length };
+        tail.read.catch(() => {}); // awaited below; a failure before that is not unhandled
+      }
+      if (end === part.start) continue;
+      const between = bodyLength(pending);
+      const prefix = head || pending.length > 0 ? Buffer.concat(head ? [head, ...pending] : pending) : undefined;
+      pending = [];
+      if (tail) tail.at = 0;
+      const result = await sendFile(socket, part.fd, { offset: part.start, length: end - part.start, ...(prefix ? { prefix } : {}) });
+      if (head) {
+        markHeadSent(res);
+        head = undefined;
+      }
+      bytes += between + result.bytes;
+      if (result.method === 'copy') method = 'copy';
     }
-    const between = bodyLength(pending);
-    const prefix = head || pending.length > 0 ? Buffer.concat(head ? [head, ...pending] : pending) : undefined;
-    pending = [];
-    const result = await sendFile(socket, part.fd, { offset: part.start, length: part.end - part.start, ...(prefix ? { prefix } : {}) });
-    if (head) {
-      markHeadSent(res);
-      head = undefined;
+    if (tail) {
+      const byte = await tail.read;
+      if (byte.length === 0) {
+        throw createError('ZC_ERR_FILE_TRUNCATED', [bytes, bodyLength(parts)], { bytesWritten: bytes, method });
+      }
+      assertUnchanged(isUnchanged!, bytes, bodyLength(parts));
+      pending.splice(tail.at, 0, byte);
     }
-    bytes += between + result.bytes;
-    if (result.method === 'copy') method = 'copy';
+  } catch (error) {
+    await tail?.read.catch(() => {});
+    throw error;
   }
   if (head) {
-    // No file region at all: Node sends head and body itself.
+    // No sendfile ran (no region, or only a held-back byte): Node sends head and body itself.
     res.end(Buffer.concat(pending));
     return { bytes: bytes + bodyLength(pending), method: 'copy' };
   }
   if (pending.length > 0) {
-    const tail = Buffer.concat(pending);
-    await writeThroughNode(socket, tail);
-    bytes += tail.length;
+    const rest = Buffer.concat(pending);
+    await writeThroughNode(socket, rest);
+    bytes += rest.length;
   }
   return { bytes, method };
 }
@@ -211,7 +277,7 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
   const encrypted = (socket as unknown as { encrypted?: boolean }).encrypted === true;
   if (native === null || fd === undefined || encrypted || options.method === 'copy') {
     try {
-      const bytes = await copyParts(res, parts);
+      const bytes = await copyParts(res, parts, options.isUnchanged);
       res.end();
       return { bytes, method: 'copy' };
     } catch (error) {
@@ -224,7 +290,7 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
   const cork = headerMode === 'cork';
   if (cork) native.setCork(fd, 1);
   try {
-    const result = await sendParts(res, socket, parts, headerMode);
+    const result = await sendParts(res, socket, parts, headerMode, options.isUnchanged);
     if (!res.writableEnded) res.end();
     return result;
   } catch (error) {

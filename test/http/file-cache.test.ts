@@ -3,10 +3,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { setExactChangeTimesForTesting, RACY_WINDOW_MS } from '../../src/fs/file-version.js';
 import { FileCache } from '../../src/http/file-cache.js';
 import { closeRoot, openRoot, type Root } from '../../src/http/open-beneath.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { openFdCount, openFdsUnder, settleCount } from '../helpers/process.js';
+
+/** fds of this process open on `file` right now (procfs). */
+function fdsOn(file: string): number {
+  let count = 0;
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${name}`) === file) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
+}
 
 describe('FileCache', () => {
   const tmp = makeTempDir();
@@ -35,6 +49,19 @@ describe('FileCache', () => {
     cache.clear();
   });
 
+  it('by default validates every hit with one stat of the path, synchronously, and still reuses the fd', async () => {
+    const cache = new FileCache(root);
+    (await cache.acquire('small.txt')).release();
+    const fds = openFdCount();
+    const hit = cache.lookup('small.txt');
+    assert.ok(hit, 'a hit is known without awaiting anything');
+    assert.equal(hit.content?.toString(), 'small file');
+    assert.equal(openFdCount(), fds);
+    assert.deepEqual({ hits: cache.stats.hits, validations: cache.stats.validations }, { hits: 1, validations: 1 });
+    hit.release();
+    cache.clear();
+  });
+
   it('keeps small files in memory and big ones as fds only', async () => {
     const cache = new FileCache(root, { maxContentBytes: 64 << 10 });
     const small = await cache.acquire('small.txt');
@@ -47,15 +74,14 @@ describe('FileCache', () => {
     cache.clear();
   });
 
-  it('serves the new file after a replacement (new inode) once validMs has passed, and closes the old fd', async () => {
+  it('serves the new file after a replacement (new inode) at once, and closes the old fd', async () => {
     const file = path.join(tmp.dir, 'replaced.txt');
     fs.writeFileSync(file, 'old contents');
-    const cache = new FileCache(root, { validMs: 50 });
+    const cache = new FileCache(root);
     const old = await cache.acquire('replaced.txt');
     assert.equal(old.content?.toString(), 'old contents');
     fs.writeFileSync(`${file}.tmp`, 'new contents, longer');
     fs.renameSync(`${file}.tmp`, file); // atomic replace: a new inode at the same path
-    await new Promise((resolve) => setTimeout(resolve, 60));
     const fresh = await cache.acquire('replaced.txt');
     assert.equal(fresh.content?.toString(), 'new contents, longer');
     assert.notEqual(fresh.stats.ino, old.stats.ino);
@@ -69,17 +95,85 @@ describe('FileCache', () => {
     cache.clear();
   });
 
-  it('notices an in-place change of size after validMs', async () => {
-    const file = path.join(tmp.dir, 'grown.txt');
-    fs.writeFileSync(file, 'short');
-    const cache = new FileCache(root, { validMs: 30 });
-    (await cache.acquire('grown.txt')).release();
-    fs.appendFileSync(file, ' and longer');
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    const again = await cache.acquire('grown.txt');
-    assert.equal(again.content?.toString(), 'short and longer');
+  it('notices an in-place rewrite of the same size at once', async () => {
+    const file = path.join(tmp.dir, 'same-size.txt');
+    fs.writeFileSync(file, 'aaaa');
+    const cache = new FileCache(root);
+    (await cache.acquire('same-size.txt')).release();
+    fs.writeFileSync(file, 'bbbb');
+    const again = await cache.acquire('same-size.txt');
+    assert.equal(again.content?.toString(), 'bbbb');
     again.release();
     cache.clear();
+  });
+
+  it('with validMs, trusts an entry that long without looking (the opt-in nginx trade), then notices the change', async () => {
+    const file = path.join(tmp.dir, 'grown.txt');
+    fs.writeFileSync(file, 'short');
+    const cache = new FileCache(root, { validMs: 60_000 });
+    (await cache.acquire('grown.txt')).release();
+    fs.appendFileSync(file, ' and longer');
+    const trusted = await cache.acquire('grown.txt');
+    assert.equal(trusted.content?.toString(), 'short', 'stale within validMs, as documented');
+    assert.equal(cache.stats.validations, 0);
+    trusted.release();
+    cache.clear();
+    const checking = new FileCache(root, { validMs: 1 });
+    (await checking.acquire('grown.txt')).release();
+    fs.appendFileSync(file, '!');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const again = await checking.acquire('grown.txt');
+    assert.equal(again.content?.toString(), 'short and longer!');
+    again.release();
+    checking.clear();
+  });
+
+  it('where change times are coarse, keeps no entry for a file changed within the racy window, and caches it once older', async () => {
+    setExactChangeTimesForTesting(false);
+    try {
+      const file = path.join(tmp.dir, 'racy.txt');
+      fs.writeFileSync(file, 'just written');
+      const cache = new FileCache(root);
+      const first = await cache.acquire('racy.txt');
+      assert.equal(first.content, undefined, 'not snapshotted in memory');
+      assert.equal(first.isUnchanged(), false, 'and an in-flight body could not be proven of one version');
+      first.release();
+      assert.equal(cache.size, 0, 'not kept');
+      await new Promise((resolve) => setTimeout(resolve, RACY_WINDOW_MS + 20));
+      const later = await cache.acquire('racy.txt');
+      assert.equal(later.content?.toString(), 'just written');
+      assert.equal(later.isUnchanged(), true);
+      later.release();
+      assert.equal(cache.size, 1);
+      cache.clear();
+    } finally {
+      setExactChangeTimesForTesting(undefined);
+    }
+  });
+
+  it('a request that joins an open begun before a rename over the file gets the new file, not the one that open found', async () => {
+    const file = path.join(fs.realpathSync(tmp.dir), 'joined.txt');
+    fs.writeFileSync(file, 'before');
+    const cache = new FileCache(root);
+    const early = cache.acquire('joined.txt');
+    // Without yielding to the event loop: wait until the threadpool has
+    // opened the old file, so the early open's result (still undelivered)
+    // is the inode that is about to be replaced.
+    for (const deadline = Date.now() + 5000; fdsOn(file) === 0;) {
+      if (Date.now() > deadline) throw new Error('the open did not run');
+    }
+    fs.writeFileSync(`${file}.tmp`, 'after!');
+    fs.renameSync(`${file}.tmp`, file);
+    const late = cache.acquire('joined.txt'); // arrives after the rename and joins the early open
+    const [a, b] = await Promise.all([early, late]);
+    try {
+      assert.ok(['before', 'after!'].includes(a.content?.toString() ?? ''), 'the early request arrived before the rename: either is right');
+      assert.equal(b.content?.toString(), 'after!');
+    } finally {
+      a.release();
+      b.release();
+      cache.clear();
+    }
   });
 
   it('evicts the least recently used entry beyond maxEntries and closes its fd', async () => {
