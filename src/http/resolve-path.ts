@@ -7,7 +7,10 @@
  *
  *   GET /docs/a%20b/./x.html?v=2       → ok: ['docs', 'a b', 'x.html'], query 'v=2'
  *   GET /docs/                         → ok: ['docs'], trailing slash (a directory request)
- *   GET /%2e%2e/etc/passwd             → 400 (an encoded `..` is still `..`)
+ *   GET /sub/../4k.bin                 → ok: ['4k.bin'] (RFC 3986 §5.2.4, inside the root)
+ *   GET /4k.bin?x=1#frag               → ok: ['4k.bin'], query 'x=1' (the fragment dropped)
+ *   GET /sub/../../etc/passwd          → 403 (climbs above the root)
+ *   GET /%2e%2e/etc/passwd             → 403 (an encoded `..` is refused, never resolved)
  *   GET /%252e%252e/x                  → ok: ['%2e%2e', 'x'] (decoded once: a literal name)
  *   GET /a%2fb                         → 404 (an encoded separator names no file)
  *
@@ -18,37 +21,50 @@
  *
  *  | request-target                               | status | reason              |
  *  |----------------------------------------------|--------|---------------------|
- *  | empty                                        | 400    | empty               |
+ *  | empty (or only a fragment)                   | 400    | empty               |
  *  | `*` (asterisk-form, only for OPTIONS)        | 400    | asterisk-form       |
  *  | `host:443`, `foo/bar` (no leading `/`)       | 400    | not-origin-form     |
  *  | absolute-form with a scheme but http(s)      | 400    | unsupported-scheme  |
- *  | a byte outside visible ASCII, or `#`         | 400    | invalid-character   |
+ *  | a byte outside visible ASCII                 | 400    | invalid-character   |
  *  | raw `\` in the path                          | 400    | backslash           |
  *  | `%` not followed by two hex digits           | 400    | malformed-escape    |
  *  | decoded bytes not UTF-8 (`%c0%ae`, `%ff`)    | 400    | invalid-utf8        |
  *  | `%00`                                        | 400    | nul                 |
  *  | other C0 controls or DEL (`%0a`, `%7f`)      | 400    | control-character   |
- *  | `..` segment, raw or encoded (`%2e%2e`, `.%2e`) | 400 | dot-dot             |
+ *  | `..` climbing above the root (`/a/../..`)    | 403    | above-root          |
+ *  | `..` encoded (`%2e%2e`, `.%2e`), anywhere    | 403    | encoded-dot-dot     |
  *  | `%2f` inside a segment                       | 404    | encoded-slash       |
  *  | `%5c` inside a segment                       | 404    | encoded-backslash   |
  *
- * Why these: 400 is for targets that are not a valid origin-form path at all
- * or that try to climb (Go's ServeFile answers `..` with 400 too, rather than
- * normalizing it away: a browser never sends one, since it removes dot
- * segments itself). Encoded separators are valid URI syntax, but a file name
- * cannot contain `/`, and we refuse to let `%5c` reach the file system as a
- * name that other layers might read as a separator; so they name no file we
+ * Why these: 400 is for targets that are not a valid origin-form path at all.
+ * A traversal attempt gets 403 Forbidden, what serve-static (send) answers
+ * for one, so apps switching over keep their status; the page says only
+ * "Forbidden", never the root. Raw `..` segments that stay inside the root
+ * are resolved (RFC 3986 §5.2.4 remove_dot_segments, as nginx and
+ * express.static do): a client may send `/sub/../4k.bin` and means
+ * `/4k.bin`. Encoded dots are not resolved: no browser sends them (it would
+ * have removed the segment itself), so they are an attack signature or a
+ * broken client, and decoding them into structure is how traversal bugs are
+ * born. Encoded separators are valid URI syntax, but a file name cannot
+ * contain `/`, and we refuse to let `%5c` reach the file system as a name
+ * that other layers might read as a separator; so they name no file we
  * serve: 404, as Apache answers with AllowEncodedSlashes off.
+ *
+ * A `#` cannot appear in a request-target (RFC 9112 §3.2), but some clients
+ * send the fragment anyway; like nginx and Express we ignore it and what
+ * follows.
  *
  * Absolute-form (`GET http://host/path`) is accepted and its path used:
  * RFC 9112 §3.2.2 says a server MUST accept it; the host part plays no role
  * in choosing a file. Only `http` and `https` schemes are taken.
  *
  * Normalization that is safe and therefore done: empty segments (`//`) are
- * dropped, `.` segments (raw or `%2e`) are dropped, and a final `.` counts as
- * a trailing slash (RFC 3986 §5.2.4 turns `/a/.` into `/a/`). Percent-decoding
- * happens exactly once, after splitting on `/`, so `%252e%252e` is the literal
- * name `%2e%2e`. The query is split off at the first `?` and returned raw.
+ * dropped (nginx's merge_slashes), `.` segments (raw or `%2e`) are dropped,
+ * a raw `..` removes the segment before it, and a final `.` or `..` counts as
+ * a trailing slash (RFC 3986 §5.2.4 turns `/a/.` into `/a/` and `/a/b/..`
+ * into `/a/`). Percent-decoding happens exactly once, after splitting on `/`,
+ * so `%252e%252e` is the literal name `%2e%2e`. The query is split off at
+ * the first `?` and returned raw.
  */
 import { encodePathSegments, encodeUrl } from './escape.js';
 
@@ -64,7 +80,8 @@ export type UnsafePathReason =
   | 'invalid-utf8'
   | 'nul'
   | 'control-character'
-  | 'dot-dot'
+  | 'above-root'
+  | 'encoded-dot-dot'
   | 'encoded-slash'
   | 'encoded-backslash';
 
@@ -81,26 +98,28 @@ export interface SafePath {
   hasTrailingSlash: boolean;
 }
 
-/** A request-target refused with a status (400 or 404) and a reason for logs. */
+/** A request-target refused with a status (400, 403 or 404) and a reason for logs. */
 export interface UnsafePath {
   kind: 'error';
-  status: 400 | 404;
+  status: 400 | 403 | 404;
   reason: UnsafePathReason;
 }
 
 /**
  * Reduces a raw request-target (`req.url`, or `req.originalUrl` under a
  * mounted router) to safe, decoded path segments plus the raw query, or
- * refuses it with 400/404 per the table in the module comment. Never throws.
+ * refuses it with 400/403/404 per the table in the module comment. Never
+ * throws.
  */
-export function resolveSafePath(target: string): SafePath | UnsafePath {
+export function resolveSafePath(requestTarget: string): SafePath | UnsafePath {
+  const fragment = requestTarget.indexOf('#');
+  const target = fragment < 0 ? requestTarget : requestTarget.slice(0, fragment);
   if (target === '') return refuse(400, 'empty');
   if (target === '*') return refuse(400, 'asterisk-form');
   for (let i = 0; i < target.length; i++) {
     const code = target.charCodeAt(i);
-    // Visible ASCII only, as Node's parser enforces on the wire; `#` would
-    // start a fragment, which a request-target never has (RFC 9112 §3.2).
-    if (code < 0x21 || code > 0x7e || code === 0x23) return refuse(400, 'invalid-character');
+    // Visible ASCII only, as Node's parser enforces on the wire.
+    if (code < 0x21 || code > 0x7e) return refuse(400, 'invalid-character');
   }
 
   let originForm = target;
@@ -126,15 +145,20 @@ export function resolveSafePath(target: string): SafePath | UnsafePath {
   const segments: string[] = [];
   let hasTrailingSlash = false;
   for (let i = 0; i < rawSegments.length; i++) {
-    const decoded = decodeSegment(rawSegments[i]!);
+    const raw = rawSegments[i]!;
+    const decoded = decodeSegment(raw);
     if (typeof decoded !== 'string') return decoded;
     const isLast = i === rawSegments.length - 1;
-    if (decoded === '' || decoded === '.') {
-      if (isLast) hasTrailingSlash = true;
+    if (decoded === '..') {
+      if (raw !== '..') return refuse(403, 'encoded-dot-dot');
+      // RFC 3986 §5.2.4 would stop at the root ("/../a" → "/a"); a client
+      // that climbs above it is refused instead, as send does.
+      if (segments.pop() === undefined) return refuse(403, 'above-root');
+    } else if (decoded !== '' && decoded !== '.') {
+      segments.push(decoded);
       continue;
     }
-    if (decoded === '..') return refuse(400, 'dot-dot');
-    segments.push(decoded);
+    if (isLast) hasTrailingSlash = true;
   }
   return { kind: 'ok', segments, relativePath: segments.join('/'), query, hasTrailingSlash };
 }
@@ -201,6 +225,6 @@ function decodeSegment(raw: string): string | UnsafePath {
   return decoded;
 }
 
-function refuse(status: 400 | 404, reason: UnsafePathReason): UnsafePath {
+function refuse(status: 400 | 403 | 404, reason: UnsafePathReason): UnsafePath {
   return { kind: 'error', status, reason };
 }

@@ -84,11 +84,11 @@ describe('sendFileResponse', () => {
     assert.equal(r.headers.get('content-disposition'), 'attachment; filename="hello.txt"');
   });
 
-  it('with root, refuses a path that climbs out (400) without touching the response', async () => {
+  it('with root, refuses a path that climbs out (403, as send) without touching the response', async () => {
     route = { file: '../outside.txt', options: { root } };
     const r = await get(base);
-    assert.equal(r.status, 400);
-    assert.equal(r.body.toString(), 'rejected 400');
+    assert.equal(r.status, 403);
+    assert.equal(r.body.toString(), 'rejected 403');
     assert.equal(r.headers.get('x-rejected'), 'false');
   });
 
