@@ -26,6 +26,7 @@ import path from 'node:path';
 import { createError } from '../errors.js';
 import { ENCODING_PREFERENCE, ENCODING_SUFFIX, negotiateEncoding, type PrecompressedEncoding } from './accept-encoding.js';
 import { FileCache, type OpenFile } from './file-cache.js';
+import { finishResponsesAfterClientFin } from './half-close.js';
 import { respondWithFile } from './file-response.js';
 import { closeRoot, openRoot, type Root } from './open-beneath.js';
 import { buildErrorPage, buildListingPage, buildRedirectPage, type GeneratedPage, type ListingEntry } from './page.js';
@@ -130,6 +131,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
   let closed = false;
 
   const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> => {
+    finishResponsesAfterClientFin(req);
     return handle(req, res, next).catch((error: unknown) => {
       // Only a bug can get here (every expected failure is answered): never leave the client hanging.
       if (next) next(error);

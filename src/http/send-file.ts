@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { createError } from '../errors.js';
 import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, readVersion } from '../fs/file-version.js';
 import { respondWithFile } from './file-response.js';
+import { finishResponsesAfterClientFin } from './half-close.js';
 import type { StaticHttpError } from './middleware.js';
 import { openBeneath, openRoot, type Root } from './open-beneath.js';
 import { hasDotSegment, resolveSafePath } from './resolve-path.js';
@@ -81,6 +82,7 @@ function statusError(status: number, cause?: unknown): StaticHttpError {
  * The file is opened per call and closed when the response ends.
  */
 export async function sendFileResponse(req: IncomingMessage, res: ServerResponse, filePath: string, options: SendFileResponseOptions = {}): Promise<void> {
+  finishResponsesAfterClientFin(req);
   if (typeof filePath !== 'string' || filePath === '') throw createError('ZC_ERR_INVALID_ARG', ['path', 'a non-empty string', filePath]);
   const { root, headers, ...rest } = options;
   const opts = normalizeOptions(rest);
