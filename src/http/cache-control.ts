@@ -64,15 +64,17 @@ export function parseDuration(text: string): number | undefined {
  * Builds the Cache-Control value, or undefined when `cacheControl` is false:
  * `public, max-age=<seconds>` with `, immutable` when asked, as serve-static
  * sends it. `maxAge` is clamped to [0, MAX_MAX_AGE_MS] and floored to whole
- * seconds. Throws ZC_ERR_INVALID_ARG for a `maxAge` that is neither a finite
- * number nor a duration string (serve-static silently turns such a typo into
- * max-age=0; we say so at configuration time instead).
+ * seconds, as send does: `Infinity` → one year, negative →
+ * 0. Throws ZC_ERR_INVALID_ARG for NaN or a string that is not a duration
+ * (send silently turns such a typo into max-age=0; we say so at
+ * configuration time instead).
  */
 export function buildCacheControl(options: CacheControlOptions = {}): string | undefined {
   if (options.cacheControl === false) return undefined;
   const maxAge = options.maxAge ?? 0;
   const ms = typeof maxAge === 'string' ? parseDuration(maxAge) : maxAge;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+  // ±Infinity clamps like any other number (send turns Infinity into a year).
+  if (typeof ms !== 'number' || Number.isNaN(ms)) {
     throw createError('ZC_ERR_INVALID_ARG', ['options.maxAge', 'milliseconds or a duration string such as "1d"', maxAge]);
   }
   const seconds = Math.floor(Math.min(Math.max(0, ms), MAX_MAX_AGE_MS) / 1000);

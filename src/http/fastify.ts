@@ -53,8 +53,8 @@ export interface FastifyStaticHandler {
 }
 
 /** A Fastify route handler serving `root` under `options.prefix`. */
-export function fastifyStatic(root: string, options: FastifyStaticOptions = {}): FastifyStaticHandler {
-  const { prefix = '/', ...staticOptions } = options;
+export function fastifyStatic(root: string, options?: FastifyStaticOptions | null): FastifyStaticHandler {
+  const { prefix = '/', ...staticOptions } = options ?? {};
   if (typeof prefix !== 'string' || !prefix.startsWith('/')) throw createError('ZC_ERR_INVALID_ARG', ['options.prefix', "a path starting with '/'", prefix]);
   const mount = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   const handler = serveStatic(root, staticOptions);

@@ -38,7 +38,7 @@ export interface KoaStaticMiddleware {
  * With `fallthrough: false`, a request it cannot answer throws an error with
  * `status` and `expose`, which Koa turns into that status.
  */
-export function koaStatic(root: string, options: ServeStaticOptions = {}): KoaStaticMiddleware {
+export function koaStatic(root: string, options?: ServeStaticOptions | null): KoaStaticMiddleware {
   const handler: StaticHandler = serveStatic(root, options);
   const middleware = async (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<void> => {
     let passed = false;

@@ -24,6 +24,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
 import { createError } from '../errors.js';
+import { createHttpError, type StaticHttpError } from './http-error.js';
 import { ENCODING_PREFERENCE, ENCODING_SUFFIX, negotiateEncoding, type PrecompressedEncoding } from './accept-encoding.js';
 import { FileCache, type OpenFile } from './file-cache.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
@@ -33,8 +34,10 @@ import { buildErrorPage, buildListingPage, buildRedirectPage, type GeneratedPage
 import { formatRedirectLocation, hasDotSegment, resolveSafePath, type SafePath } from './resolve-path.js';
 import { canonicalHeaderName } from './header-case.js';
 import { recordResponseBody } from './response-info.js';
-import { describeStatus, mapErrorToStatus } from './status.js';
+import { mapErrorToStatus } from './status.js';
 import { normalizeOptions, type ServeStaticOptions } from './static-options.js';
+
+export type { StaticHttpError };
 
 /** Connect/Express `next`: no argument passes the request on, an error goes to error handlers. */
 export type Next = (error?: unknown) => void;
@@ -75,27 +78,6 @@ function hasExtension(segments: readonly string[]): boolean {
   return last !== undefined && last.lastIndexOf('.') > 0;
 }
 
-/**
- * The error serveStatic passes to `next(err)`: message is the status's
- * fixed reason text; `status`/`statusCode` the HTTP status (what Express's
- * finalhandler reads); `expose` true for 4xx, as http-errors sets it; the
- * file-system error, if any, as `cause`.
- */
-export interface StaticHttpError extends Error {
-  code: 'ZC_ERR_HTTP_STATUS';
-  status: number;
-  statusCode: number;
-  expose: boolean;
-}
-
-function httpError(status: number, cause: unknown): StaticHttpError {
-  const error = createError('ZC_ERR_HTTP_STATUS', [describeStatus(status)], cause === undefined ? {} : { cause }) as unknown as StaticHttpError;
-  error.status = status;
-  error.statusCode = status;
-  error.expose = status < 500;
-  return error;
-}
-
 /** Writes a generated page (error, redirect, listing); HEAD gets its head only. */
 export function sendPage(req: IncomingMessage, res: ServerResponse, page: GeneratedPage, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -111,9 +93,22 @@ export function sendPage(req: IncomingMessage, res: ServerResponse, page: Genera
   recordResponseBody(res, { bytes: isHead ? 0 : page.body.length, method: isHead ? 'none' : 'memory' });
 }
 
-/** Serves the directory `root` (see the module comment); options as in ServeStaticOptions. */
-export function serveStatic(root: string, options: ServeStaticOptions = {}): StaticHandler {
-  if (typeof root !== 'string' || root === '') throw createError('ZC_ERR_INVALID_ARG', ['root', 'a directory path', root]);
+/**
+ * Checks serveStatic's root the way serve-static does, with its messages in
+ * ours (apps match on them): a falsy root → "root path required", any other
+ * non-string → "root path must be a string". ZC_ERR_INVALID_ARG, a TypeError.
+ */
+export function checkRoot(root: unknown): asserts root is string {
+  if (!root) throw createError('ZC_ERR_INVALID_ARG', ['root', 'a non-empty string (root path required)', root]);
+  if (typeof root !== 'string') throw createError('ZC_ERR_INVALID_ARG', ['root', 'a string (root path must be a string)', root]);
+}
+
+/**
+ * Serves the directory `root` (see the module comment); options as in
+ * ServeStaticOptions (null or undefined: all defaults, as serve-static).
+ */
+export function serveStatic(root: string, options?: ServeStaticOptions | null): StaticHandler {
+  checkRoot(root);
   const opts = normalizeOptions(options);
   // The root is opened once; until that succeeds (a directory created after
   // the handler, as serve-static allows), each request tries again and a
@@ -142,6 +137,8 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
 
   async function handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
     const method = req.method ?? 'GET';
+    // Paths in next(err) messages are shown relative to it (http-error.ts).
+    let rootRealPath: string | undefined;
     if (method !== 'GET' && method !== 'HEAD') {
       if (next && opts.fallthrough) return next();
       sendPage(req, res, buildErrorPage(405), { allow: 'GET, HEAD' });
@@ -149,7 +146,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
     }
     const fail = (status: number, cause?: unknown): void => {
       if (next && opts.fallthrough && status < 500) return next();
-      if (next) return next(httpError(status, cause));
+      if (next) return next(createHttpError(status, cause, rootRealPath));
       sendPage(req, res, buildErrorPage(status));
     };
 
@@ -168,6 +165,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
     } catch (error) {
       return fail(mapErrorToStatus(error), error);
     }
+    rootRealPath = state.root.realPath;
     if (closed) return fail(503);
     const resolution = await resolve(state.cache, target, wantsDirectory);
     switch (resolution.kind) {

@@ -19,10 +19,10 @@ import { createError } from '../errors.js';
 import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, readVersion } from '../fs/file-version.js';
 import { respondWithFile } from './file-response.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
-import type { StaticHttpError } from './middleware.js';
+import { createHttpError } from './http-error.js';
 import { openBeneath, openRoot, type Root } from './open-beneath.js';
 import { hasDotSegment, resolveSafePath } from './resolve-path.js';
-import { describeStatus, mapErrorToStatus } from './status.js';
+import { mapErrorToStatus } from './status.js';
 import { normalizeOptions, type ServeStaticOptions } from './static-options.js';
 
 /** The options of serveStatic that apply to one file, plus `root` and `headers`. */
@@ -61,14 +61,6 @@ function rootFor(dir: string): Promise<Root> {
   return root;
 }
 
-function statusError(status: number, cause?: unknown): StaticHttpError {
-  const error = createError('ZC_ERR_HTTP_STATUS', [describeStatus(status)], cause === undefined ? {} : { cause }) as unknown as StaticHttpError;
-  error.status = status;
-  error.statusCode = status;
-  error.expose = status < 500;
-  return error;
-}
-
 /**
  * Answers `req` with the file at `filePath` and resolves once the response
  * is complete (or has failed mid-body, in which case the connection was
@@ -76,8 +68,9 @@ function statusError(status: number, cause?: unknown): StaticHttpError {
  * responseBodyOf(res)). Rejects, without touching `res`, when no response
  * was started: a ZC_ERR_HTTP_STATUS error whose `status` says what to
  * answer (404 missing, not a regular file, or a dotfile with `dotfiles`
- * 'ignore'; 403 for 'deny', permissions, or a symlink out of `root`; 400 for
- * a `path` that would leave `root`; 500 otherwise), or ZC_ERR_INVALID_ARG
+ * 'ignore'; 403 for 'deny', permissions, a symlink out of `root`, or a
+ * `path` that would leave `root`; 500 otherwise), shaped like http-errors
+ * (http-error.ts), or ZC_ERR_INVALID_ARG
  * (a TypeError) for a relative `path` without `root` or a bad option.
  * The file is opened per call and closed when the response ends.
  */
@@ -95,31 +88,33 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
   let segments: string[];
   if (root !== undefined) {
     const target = resolveSafePath(filePath.startsWith('/') ? filePath : `/${filePath}`);
-    if (target.kind === 'error') throw statusError(target.status);
+    if (target.kind === 'error') throw createHttpError(target.status);
     segments = target.segments;
-    if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw statusError(opts.dotfiles === 'deny' ? 403 : 404);
+    if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw createHttpError(opts.dotfiles === 'deny' ? 403 : 404);
+    let realRoot: string | undefined;
     try {
       const opened = await rootFor(root);
+      realRoot = opened.realPath;
       absolute = path.join(opened.path, ...segments);
       fd = await openBeneath(opened, target.relativePath, { followSymlinks: opts.followSymlinks });
     } catch (error) {
-      throw statusError(mapErrorToStatus(error, { followSymlinks: opts.followSymlinks }), error);
+      throw createHttpError(mapErrorToStatus(error, { followSymlinks: opts.followSymlinks }), error, realRoot);
     }
   } else {
     absolute = path.normalize(filePath);
     segments = absolute.split(path.sep).filter((s) => s !== '');
-    if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw statusError(opts.dotfiles === 'deny' ? 403 : 404);
+    if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw createHttpError(opts.dotfiles === 'deny' ? 403 : 404);
     try {
       // O_NONBLOCK: a FIFO at this path cannot hang the open.
       fd = await open(absolute, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (error) {
-      throw statusError(mapErrorToStatus(error), error);
+      throw createHttpError(mapErrorToStatus(error), error, path.dirname(absolute));
     }
   }
   try {
     const readAt = Date.now();
     const { stats, version } = readStatsAndVersion(fd);
-    if (!stats.isFile()) throw statusError(404);
+    if (!stats.isFile()) throw createHttpError(404);
     const provable = isProvable(version, readAt, hasExactChangeTimes(version.dev, absolute));
     if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string | number | readonly string[]);
     await respondWithFile(req, res, {

@@ -27,8 +27,15 @@ export interface ServeStaticOptions {
   etag?: boolean | 'strong' | 'weak';
   /** Send Last-Modified (default true). */
   lastModified?: boolean;
-  /** Cache-Control max-age, in milliseconds or a string like '1d', '2h' (default 0; capped at 1 year). */
+  /**
+   * Cache-Control max-age, in milliseconds or a string like '1d', '2h'
+   * (default 0). Clamped to [0, 1 year] as send does, so `Infinity` means a
+   * year. A string that is not a duration, or NaN, throws (send would
+   * silently send max-age=0).
+   */
   maxAge?: number | string;
+  /** serve-static's lower-case alias of `maxAge`; `maxAge` wins when both are given. */
+  maxage?: number | string;
   /** Add `immutable` to Cache-Control (default false). */
   immutable?: boolean;
   /** Send Cache-Control at all (default true); a value set earlier (setHeaders, other middleware) is kept. */
@@ -113,13 +120,18 @@ function names(value: unknown, name: string, fallback: string[]): string[] {
   return [...list];
 }
 
-/** Applies defaults and checks types; throws ZC_ERR_INVALID_ARG (a TypeError) on a bad option. */
-export function normalizeOptions(options: ServeStaticOptions = {}): NormalizedOptions {
-  if (typeof options !== 'object' || options === null) throw createError('ZC_ERR_INVALID_ARG', ['options', 'an object', options]);
+/**
+ * Applies defaults and checks types; throws ZC_ERR_INVALID_ARG (a TypeError)
+ * on a bad option. `null` and `undefined` mean all defaults (serve-static
+ * treats them so).
+ */
+export function normalizeOptions(given?: ServeStaticOptions | null): NormalizedOptions {
+  const options = given ?? {};
+  if (typeof options !== 'object') throw createError('ZC_ERR_INVALID_ARG', ['options', 'an object', options]);
   const etag = options.etag === undefined || options.etag === true ? 'strong' : options.etag;
   if (etag !== false && etag !== 'strong' && etag !== 'weak') throw createError('ZC_ERR_INVALID_ARG', ['options.etag', "true, false, 'strong' or 'weak'", options.etag]);
   if (options.setHeaders !== undefined && typeof options.setHeaders !== 'function') {
-    throw createError('ZC_ERR_INVALID_ARG', ['options.setHeaders', 'a function', options.setHeaders]);
+    throw createError('ZC_ERR_INVALID_ARG', ['options.setHeaders', 'a function (option setHeaders must be function)', options.setHeaders]);
   }
   const maxRanges = options.maxRanges ?? MAX_RANGES;
   if (!Number.isSafeInteger(maxRanges) || maxRanges < 0) throw createError('ZC_ERR_INVALID_ARG', ['options.maxRanges', 'a non-negative integer', maxRanges]);
@@ -129,6 +141,7 @@ export function normalizeOptions(options: ServeStaticOptions = {}): NormalizedOp
   else if (Array.isArray(options.precompressed) && options.precompressed.every((e) => e === 'br' || e === 'gzip')) precompressed = [...options.precompressed];
   else throw createError('ZC_ERR_INVALID_ARG', ['options.precompressed', "a boolean or an array of 'br' and 'gzip'", options.precompressed]);
   const extensions = names(options.extensions, 'options.extensions', []).map((ext) => ext.replace(/^\./, ''));
+  const maxAge = options.maxAge ?? options.maxage;
   return {
     index: names(options.index, 'options.index', ['index.html']),
     dotfiles: oneOf(options.dotfiles, 'options.dotfiles', ['ignore', 'deny', 'allow'] as const, 'ignore'),
@@ -137,7 +150,7 @@ export function normalizeOptions(options: ServeStaticOptions = {}): NormalizedOp
     cacheControl: buildCacheControl({
       cacheControl: flag(options.cacheControl, 'options.cacheControl', true),
       immutable: flag(options.immutable, 'options.immutable', false),
-      ...(options.maxAge !== undefined ? { maxAge: options.maxAge } : {}),
+      ...(maxAge !== undefined && maxAge !== null ? { maxAge } : {}),
     }),
     redirect: flag(options.redirect, 'options.redirect', true),
     fallthrough: flag(options.fallthrough, 'options.fallthrough', true),

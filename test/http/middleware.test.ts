@@ -626,7 +626,7 @@ describe('serveStatic', () => {
       }
     });
 
-    it('fallthrough: false → next(err) with status 404, statusCode, expose and a fixed message', async () => {
+    it('fallthrough: false → next(err) shaped like http-errors: status, statusCode, expose, name, the cause in message and stack', async () => {
       const errors: any[] = [];
       const w = await startStatic(root, { fallthrough: false }, (_req, res) => (error?: unknown) => {
         errors.push(error);
@@ -638,8 +638,10 @@ describe('serveStatic', () => {
         assert.equal(errors[0].code, 'ZC_ERR_HTTP_STATUS');
         assert.equal(errors[0].status, 404);
         assert.equal(errors[0].statusCode, 404);
-        assert.equal(errors[0].expose, true);
-        assert.equal(errors[0].message, 'Not Found');
+        assert.equal(errors[0].name, 'NotFoundError');
+        assert.equal(errors[0].expose, false, 'a file-system cause is not exposed (send passes expose: false)');
+        assert.equal(errors[0].message, "Not Found: ENOENT: no such file or directory, openat2 'missing'");
+        assert.match(errors[0].stack, /^NotFoundError: Not Found: ENOENT/);
         assert.equal(errors[0].cause.code, 'ENOENT');
         assert.equal((await get(`${w.base}/hello.txt`, {}, 'POST')).status, 405);
       } finally {
