@@ -196,10 +196,11 @@ export async function respondWithFile(req: IncomingMessage, res: ServerResponse,
       headerMode: options.headerMode,
       ...(file.isUnchanged ? { isUnchanged: file.isUnchanged } : {}),
     });
-    recordResponseBody(res, { bytes: result.bytes, method: result.method === 'none' ? 'none' : result.method });
+    recordResponseBody(res, { bytes: result.bytes, method: result.method, ...(result.reason ? { reason: result.reason } : {}) });
   } catch (error) {
     // writeResponse destroyed the connection: the client sees an incomplete body, never a short one.
     const bytes = (error as { bytesWritten?: number }).bytesWritten ?? 0;
-    recordResponseBody(res, { bytes, method: options.method === 'copy' ? 'copy' : 'sendfile', error: error as Error });
+    const method = (error as { method?: unknown }).method === 'copy' ? 'copy' : 'sendfile';
+    recordResponseBody(res, { bytes, method, error: error as Error });
   }
 }

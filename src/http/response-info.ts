@@ -7,11 +7,15 @@
  */
 import type { ServerResponse } from 'node:http';
 
+import type { CopyReason } from './write-body.js';
+
+export type { CopyReason };
+
 /**
  * How the body reached the socket:
  * - 'sendfile': the kernel read it from the page cache (sendfile(2));
- * - 'copy': read into user space and written through Node (no addon, TLS,
- *   `method: 'copy'`, or a kernel refusal);
+ * - 'copy': read into user space and written through Node (TLS, HTTP/2, no
+ *   addon, `method: 'copy'`, or a kernel refusal: `reason` says which);
  * - 'memory': a small cached file sent with one `res.end(buffer)`;
  * - 'none': no body (HEAD, 304, 412, 416 without content, redirects, errors
  *   with a fixed page count as 'memory').
@@ -23,6 +27,12 @@ export interface ResponseBody {
   /** Body bytes that reached the socket (or Node's buffer); partial on failure. */
   bytes: number;
   method: ResponseBodyMethod;
+  /**
+   * With method 'copy': why the body did not go out with sendfile ('tls',
+   * 'http2', 'no-addon', 'forced', 'kernel-refused', …; write-body.ts
+   * CopyReason).
+   */
+  reason?: CopyReason;
   /** Set when the body failed after the head went out (the connection was destroyed). */
   error?: Error;
 }

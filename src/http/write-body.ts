@@ -64,11 +64,31 @@ export interface WriteBodyOptions {
   isUnchanged?: () => boolean;
 }
 
+/**
+ * Why a body took the copy path instead of sendfile:
+ * - 'tls': the socket encrypts in user space (OpenSSL); sendfile would put
+ *   plaintext on the wire. Zero-copy HTTPS needs kTLS (README, Performance);
+ * - 'http2': HTTP/2 frames every body (DATA frames on a multiplexed
+ *   connection), so the file's bytes cannot go to the socket as they are,
+ *   even in cleartext (h2c);
+ * - 'no-addon': the native addon is not loaded (other platforms, ZEROCOPY_NATIVE=0);
+ * - 'no-socket-fd': the response's socket has no kernel fd (a stream-wrapped duplex);
+ * - 'forced': `method: 'copy'`;
+ * - 'kernel-refused': sendfile refused these fds before moving a byte and the
+ *   transfer fell back (a /proc or FUSE file, …);
+ * - 'last-byte-only': the body was a single byte, the one held back until the
+ *   file is proven unchanged (a one-byte range), so there was nothing for
+ *   sendfile to send.
+ */
+export type CopyReason = 'tls' | 'http2' | 'no-addon' | 'no-socket-fd' | 'forced' | 'kernel-refused' | 'last-byte-only';
+
 export interface BodyResult {
   /** Body bytes written (0 for HEAD). */
   bytes: number;
   /** 'none' when there was no body to send (HEAD, 304, empty). */
   method: BodyMethod;
+  /** Set when `method` is 'copy': why (CopyReason). */
+  reason?: CopyReason;
 }
 
 /** Chunk of the copy path: Node's default stream highWaterMark for files. */
@@ -177,7 +197,7 @@ function markHeadSent(res: ServerResponse): void {
   (res as unknown as { _headerSent: boolean })._headerSent = true;
 }
 
-async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonly BodyPart[], headerMode: 'cork' | 'prefix', isUnchanged: (() => boolean) | undefined): Promise<{ bytes: number; method: BodyMethod }> {
+async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonly BodyPart[], headerMode: 'cork' | 'prefix', isUnchanged: (() => boolean) | undefined): Promise<BodyResult> {
   let head: Buffer | undefined;
   if (headerMode === 'prefix') {
     if (!headBytes(res)) res.writeHead(res.statusCode);
@@ -219,7 +239,7 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
         head = undefined;
       }
       bytes += between + result.bytes;
-      if (result.method === 'copy') method = 'copy';
+      if (result.method === 'copy') method = 'copy'; // the transfer fell back: kernel-refused
     }
     if (tail) {
       const byte = await tail.read;
@@ -234,16 +254,38 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
     throw error;
   }
   if (head) {
-    // No sendfile ran (no region, or only a held-back byte): Node sends head and body itself.
+    // No sendfile ran (the body was only the held-back byte): Node sends head and body itself.
     res.end(Buffer.concat(pending));
-    return { bytes: bytes + bodyLength(pending), method: 'copy' };
+    return { bytes: bytes + bodyLength(pending), method: 'copy', reason: 'last-byte-only' };
   }
   if (pending.length > 0) {
     const rest = Buffer.concat(pending);
     await writeThroughNode(socket, rest);
     bytes += rest.length;
   }
-  return { bytes, method };
+  return method === 'copy' ? { bytes, method, reason: 'kernel-refused' } : { bytes, method };
+}
+
+// Errors leave writeResponse saying which path failed (transfer errors
+// already do; socket and read errors do not).
+function withMethod(error: unknown, method: 'copy' | 'sendfile'): unknown {
+  if (typeof error === 'object' && error !== null && (error as { method?: unknown }).method === undefined) {
+    (error as { method?: string }).method = method;
+  }
+  return error;
+}
+
+/** Why the body cannot (or must not) go out with sendfile, or undefined when it can. */
+function copyReasonOf(res: ServerResponse, socket: net.Socket, fd: number | undefined, native: CorkableBinding | null, options: WriteBodyOptions): CopyReason | undefined {
+  // First: an HTTP/2 compat response's `socket` is a Proxy that reports the
+  // connection's own net.Socket (fd included) for h2c; raw bytes there would
+  // corrupt the connection's framing.
+  if ((res.req?.httpVersionMajor ?? 1) >= 2) return 'http2';
+  if ((socket as unknown as { encrypted?: boolean }).encrypted === true) return 'tls';
+  if (native === null) return 'no-addon';
+  if (options.method === 'copy') return 'forced';
+  if (fd === undefined) return 'no-socket-fd';
+  return undefined;
 }
 
 /**
@@ -254,7 +296,9 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
  * them once this settles. HEAD requests get the head only.
  *
  * On any failure after the head went out, the connection is destroyed (so
- * the client can tell the body is incomplete) and the error is rethrown.
+ * the client can tell the body is incomplete) and the error is rethrown,
+ * with `method` ('sendfile' or 'copy') set when it did not say already.
+ * Resolves with the bytes, the method and, for 'copy', the reason.
  */
 export async function writeResponse(res: ServerResponse, parts: readonly BodyPart[], options: WriteBodyOptions = {}): Promise<BodyResult> {
   const total = bodyLength(parts);
@@ -274,15 +318,15 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
     throw error;
   }
   const fd = socketFd(socket);
-  const encrypted = (socket as unknown as { encrypted?: boolean }).encrypted === true;
-  if (native === null || fd === undefined || encrypted || options.method === 'copy') {
+  const reason = copyReasonOf(res, socket, fd, native, options);
+  if (reason !== undefined || fd === undefined || native === null) {
     try {
       const bytes = await copyParts(res, parts, options.isUnchanged);
       res.end();
-      return { bytes, method: 'copy' };
+      return { bytes, method: 'copy', reason: reason ?? 'no-socket-fd' };
     } catch (error) {
       res.destroy();
-      throw error;
+      throw withMethod(error, 'copy');
     }
   }
 
@@ -295,7 +339,7 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
     return result;
   } catch (error) {
     res.destroy();
-    throw error;
+    throw withMethod(error, 'sendfile');
   } finally {
     // A socket left corked would hold the last partial segment for up to 200 ms.
     if (cork && !socket.destroyed) native.setCork(fd, 0);
