@@ -54,6 +54,17 @@ export async function startStatic(root: string, options: ServeStaticOptions = {}
   };
 }
 
+/**
+ * The body outcomes recorded after index `before`, once `count` of them are
+ * in (bounded): a response's 'close' may come after the client saw its end.
+ */
+export async function bodiesAfter(bodies: ResponseBody[], before: number, count = 1): Promise<ResponseBody[]> {
+  for (const deadline = Date.now() + 5000; bodies.length < before + count && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return bodies.slice(before);
+}
+
 /** Records transfer-end messages until `stop()`. */
 export function recordTransfers(): { transfers: TransferEndMessage[]; stop(): void } {
   const transfers: TransferEndMessage[] = [];
