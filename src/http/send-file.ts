@@ -20,8 +20,9 @@ import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, r
 import { respondWithFile } from './file-response.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
 import { createHttpError } from './http-error.js';
-import { openBeneath, openRoot, type Root } from './open-beneath.js';
+import { openBeneath } from './open-beneath.js';
 import { hasDotSegment, resolveSafePath } from './resolve-path.js';
+import { leaseRoot } from './root-cache.js';
 import { mapErrorToStatus } from './status.js';
 import { normalizeOptions, type ServeStaticOptions } from './static-options.js';
 
@@ -42,24 +43,6 @@ export interface SendFileResponseOptions extends Pick<ServeStaticOptions,
 
 const close = promisify(fs.close);
 const open = promisify(fs.open) as (file: string, flags: number) => Promise<number>;
-
-/** Roots stay open for reuse (one O_PATH fd each); this bounds how many. */
-const MAX_OPEN_ROOTS = 16;
-const roots = new Map<string, Promise<Root>>();
-
-function rootFor(dir: string): Promise<Root> {
-  const key = path.resolve(dir);
-  let root = roots.get(key);
-  if (!root) {
-    root = openRoot(key);
-    root.catch(() => roots.delete(key));
-    roots.set(key, root);
-    // Evicted roots are not closed: a response in flight may still resolve
-    // beneath them; the fd goes when the process does. The cap keeps that finite.
-    if (roots.size > MAX_OPEN_ROOTS) roots.delete(roots.keys().next().value as string);
-  }
-  return root;
-}
 
 /**
  * Answers `req` with the file at `filePath` and resolves once the response
@@ -92,13 +75,16 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
     segments = target.segments;
     if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw createHttpError(opts.dotfiles === 'deny' ? 403 : 404);
     let realRoot: string | undefined;
+    const lease = leaseRoot(root);
     try {
-      const opened = await rootFor(root);
+      const opened = await lease.root;
       realRoot = opened.realPath;
       absolute = path.join(opened.path, ...segments);
       fd = await openBeneath(opened, target.relativePath, { followSymlinks: opts.followSymlinks });
     } catch (error) {
       throw createHttpError(mapErrorToStatus(error, { followSymlinks: opts.followSymlinks }), error, realRoot);
+    } finally {
+      lease.release(); // the file is open: the root fd is no longer needed by this call
     }
   } else {
     absolute = path.normalize(filePath);

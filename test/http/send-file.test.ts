@@ -10,8 +10,10 @@ import type net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { cachedRootCount, closeCachedRoots, MAX_OPEN_ROOTS } from '../../src/http/root-cache.js';
 import { sendFileResponse, type SendFileResponseOptions } from '../../src/http/send-file.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
+import { settleCount } from '../helpers/process.js';
 import { get, rawGet, recordTransfers } from './static-helpers.js';
 
 describe('sendFileResponse', () => {
@@ -120,5 +122,81 @@ describe('sendFileResponse', () => {
     assert.equal((await get(base)).status, 500);
     assert.equal(rejections[0].code, 'ZC_ERR_INVALID_ARG');
     assert.ok(rejections[0] instanceof TypeError);
+  });
+});
+
+describe('sendFileResponse root cache (issue 8 §4)', () => {
+  const tmp = makeTempDir();
+  const ROOTS = MAX_OPEN_ROOTS + 1;
+  const rootOf = (n: number) => path.join(fs.realpathSync(tmp.dir), `r${n}`);
+  let server: http.Server;
+  let base: string;
+
+  /** fds of this process open on exactly `dir` (the root's O_PATH fd). */
+  const fdsOnRoot = (dir: string) => fs.readdirSync('/proc/self/fd').filter((name) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${name}`) === dir;
+    } catch {
+      return false;
+    }
+  }).length;
+  const rootFds = () => Array.from({ length: ROOTS }, (_, n) => fdsOnRoot(rootOf(n)));
+  const openRootFds = () => rootFds().reduce((a, b) => a + b, 0);
+
+  before(async () => {
+    for (let n = 0; n < ROOTS; n++) {
+      fs.mkdirSync(rootOf(n));
+      fs.writeFileSync(path.join(rootOf(n), 'hello.txt'), `root ${n}`);
+    }
+    closeCachedRoots();
+    server = http.createServer((req, res) => {
+      const n = Number(req.url!.slice(1));
+      sendFileResponse(req, res, 'hello.txt', { root: rootOf(n) }).catch((error) => res.writeHead(error.status ?? 500).end(String(error.code)));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    closeCachedRoots();
+    tmp.remove();
+  });
+
+  it(`${10 * ROOTS} requests over ${ROOTS} roots leave at most ${MAX_OPEN_ROOTS} root fds open, one per root, and none once the cache is cleared`, async () => {
+    for (let i = 0; i < 10 * ROOTS; i++) {
+      const n = i % ROOTS; // round robin: the worst case for an LRU of MAX_OPEN_ROOTS
+      assert.equal((await get(`${base}/${n}`)).body.toString(), `root ${n}`);
+    }
+    assert.equal(await settleCount(openRootFds, MAX_OPEN_ROOTS), MAX_OPEN_ROOTS);
+    const open = rootFds();
+    assert.ok(open.every((count) => count <= 1), `one fd per root at most: ${open}`);
+    assert.equal(open.reduce((a, b) => a + b, 0), MAX_OPEN_ROOTS);
+    assert.equal(cachedRootCount(), MAX_OPEN_ROOTS);
+    closeCachedRoots();
+    assert.equal(await settleCount(openRootFds, 0), 0);
+  });
+
+  it('evicts the least recently used root, not the first inserted', async () => {
+    closeCachedRoots();
+    for (let n = 0; n < MAX_OPEN_ROOTS; n++) await get(`${base}/${n}`);
+    await get(`${base}/0`); // r0 is now the most recently used; r1 the least
+    await get(`${base}/${MAX_OPEN_ROOTS}`);
+    await settleCount(openRootFds, MAX_OPEN_ROOTS); // an evicted root closes after its promise settles
+    const open = rootFds();
+    assert.equal(open[0], 1, 'r0 stays open');
+    assert.equal(open[1], 0, 'r1 was evicted and closed');
+    closeCachedRoots();
+  });
+
+  it(`${ROOTS} concurrent requests over ${ROOTS} roots all succeed: a root evicted while a request resolves beneath it closes only afterwards`, async () => {
+    for (let round = 0; round < 20; round++) {
+      closeCachedRoots();
+      const replies = await Promise.all(Array.from({ length: ROOTS }, (_, n) => get(`${base}/${n}`)));
+      assert.deepEqual(replies.map((r) => r.body.toString()), Array.from({ length: ROOTS }, (_, n) => `root ${n}`));
+    }
+    closeCachedRoots();
+    assert.equal(await settleCount(openRootFds, 0), 0);
   });
 });
