@@ -192,7 +192,11 @@ function headBytes(res: ServerResponse): Buffer | undefined {
   return typeof header === 'string' ? Buffer.from(header, 'latin1') : undefined;
 }
 
-/** Marks the head as sent after native code sent `res._header` itself. */
+/**
+ * Marks the head as sent: native code sends `res._header` itself, as the
+ * prefix of the first sendfile job. Set before that job starts, not after
+ * it ends (see sendParts).
+ */
 function markHeadSent(res: ServerResponse): void {
   (res as unknown as { _headerSent: boolean })._headerSent = true;
 }
@@ -233,11 +237,16 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
       const prefix = head || pending.length > 0 ? Buffer.concat(head ? [head, ...pending] : pending) : undefined;
       pending = [];
       if (tail) tail.at = 0;
-      const result = await sendFile(socket, part.fd, { offset: part.start, length: end - part.start, ...(prefix ? { prefix } : {}) });
       if (head) {
+        // From here the head is the job's to send: Node must count it as
+        // sent, or its socketOnError (a pipelined malformed request, the
+        // headersTimeout 408) would write its own response into our body
+        // (issue 8 §5). With the flag set, Node only destroys the socket,
+        // which cancels the job: the client sees a cut body, never a mixed one.
         markHeadSent(res);
         head = undefined;
       }
+      const result = await sendFile(socket, part.fd, { offset: part.start, length: end - part.start, ...(prefix ? { prefix } : {}) });
       bytes += between + result.bytes;
       if (result.method === 'copy') method = 'copy'; // the transfer fell back: kernel-refused
     }
