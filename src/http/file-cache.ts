@@ -68,7 +68,7 @@ import { promisify } from 'node:util';
 import {
   hasExactChangeTimes, hasSameContent, isProvable, isSameVersion, readStatsAndVersion, readVersion, statVersion, type FileVersion,
 } from '../fs/file-version.js';
-import { openBeneath, type OpenOptions, type Root } from './open-beneath.js';
+import { openBeneath, type OpenOptions, type Root } from '../fs/open-beneath.js';
 
 const close = promisify(fs.close);
 

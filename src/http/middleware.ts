@@ -29,7 +29,7 @@ import { ENCODING_PREFERENCE, ENCODING_SUFFIX, negotiateEncoding, type Precompre
 import { FileCache, type OpenFile } from './file-cache.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
 import { respondWithFile } from './file-response.js';
-import { closeRoot, openRoot, type Root } from './open-beneath.js';
+import { closeRoot, openRoot, type Root } from '../fs/open-beneath.js';
 import { buildErrorPage, buildListingPage, buildRedirectPage, type GeneratedPage, type ListingEntry } from './page.js';
 import { formatRedirectLocation, hasDotSegment, resolveSafePath, type SafePath } from './resolve-path.js';
 import { canonicalHeaderName } from './header-case.js';

@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 
-import { closeRoot, openRoot, type Root } from './open-beneath.js';
+import { closeRoot, openRoot, type Root } from '../fs/open-beneath.js';
 
 /** Roots kept open at once. */
 export const MAX_OPEN_ROOTS = 16;

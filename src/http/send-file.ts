@@ -20,7 +20,7 @@ import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, r
 import { respondWithFile } from './file-response.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
 import { createHttpError } from './http-error.js';
-import { openBeneath } from './open-beneath.js';
+import { openBeneath } from '../fs/open-beneath.js';
 import { hasDotSegment, resolveSafePath } from './resolve-path.js';
 import { leaseRoot } from './root-cache.js';
 import { mapErrorToStatus } from './status.js';

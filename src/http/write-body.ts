@@ -30,9 +30,10 @@ import type { ServerResponse } from 'node:http';
 import type net from 'node:net';
 
 import { createError } from '../errors.js';
-import { getNative } from '../native/capabilities.js';
+import { isNativeAvailable } from '../native/status.js';
 import { flushSocketWrites, socketFd } from '../transfer/endpoint.js';
 import { sendFile } from '../transfer/sendfile.js';
+import { setTcpCork } from '../transfer/socket-options.js';
 import { writeThroughNode } from '../transfer/takeover.js';
 import { isFileRegion, measureBody, type BodyPart, type FileRegion } from './representation.js';
 
@@ -121,10 +122,6 @@ async function waitForSocket(res: ServerResponse): Promise<net.Socket> {
   } finally {
     ac.abort();
   }
-}
-
-interface CorkableBinding {
-  setCork(fd: number, on: number): number;
 }
 
 /** Writes through the response (the copy path); resolves once Node took the chunk. */
@@ -285,13 +282,13 @@ function withMethod(error: unknown, method: 'copy' | 'sendfile'): unknown {
 }
 
 /** Why the body cannot (or must not) go out with sendfile, or undefined when it can. */
-function copyReasonOf(res: ServerResponse, socket: net.Socket, fd: number | undefined, native: CorkableBinding | null, options: WriteBodyOptions): CopyReason | undefined {
+function copyReasonOf(res: ServerResponse, socket: net.Socket, fd: number | undefined, options: WriteBodyOptions): CopyReason | undefined {
   // First: an HTTP/2 compat response's `socket` is a Proxy that reports the
   // connection's own net.Socket (fd included) for h2c; raw bytes there would
   // corrupt the connection's framing.
   if ((res.req?.httpVersionMajor ?? 1) >= 2) return 'http2';
   if ((socket as unknown as { encrypted?: boolean }).encrypted === true) return 'tls';
-  if (native === null) return 'no-addon';
+  if (!isNativeAvailable()) return 'no-addon';
   if (options.method === 'copy') return 'forced';
   if (fd === undefined) return 'no-socket-fd';
   return undefined;
@@ -318,7 +315,6 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
   // Node's own accounting never sees native bytes: the Content-Length check
   // would fail at end() (FEASIBILITY §4).
   res.strictContentLength = false;
-  const native = getNative() as CorkableBinding | null;
   let socket: net.Socket;
   try {
     socket = await waitForSocket(res);
@@ -327,12 +323,12 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
     throw error;
   }
   const fd = socketFd(socket);
-  const reason = copyReasonOf(res, socket, fd, native, options);
-  if (reason !== undefined || fd === undefined || native === null) {
+  const reason = copyReasonOf(res, socket, fd, options);
+  if (reason !== undefined) {
     try {
       const bytes = await copyParts(res, parts, options.isUnchanged);
       res.end();
-      return { bytes, method: 'copy', reason: reason ?? 'no-socket-fd' };
+      return { bytes, method: 'copy', reason };
     } catch (error) {
       res.destroy();
       throw withMethod(error, 'copy');
@@ -341,7 +337,7 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
 
   const headerMode = options.headerMode ?? 'cork';
   const cork = headerMode === 'cork';
-  if (cork) native.setCork(fd, 1);
+  if (cork) setTcpCork(socket, true);
   try {
     const result = await sendParts(res, socket, parts, headerMode, options.isUnchanged);
     if (!res.writableEnded) res.end();
@@ -351,6 +347,6 @@ export async function writeResponse(res: ServerResponse, parts: readonly BodyPar
     throw withMethod(error, 'sendfile');
   } finally {
     // A socket left corked would hold the last partial segment for up to 200 ms.
-    if (cork && !socket.destroyed) native.setCork(fd, 0);
+    if (cork && !socket.destroyed) setTcpCork(socket, false);
   }
 }

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { setExactChangeTimesForTesting, RACY_WINDOW_MS } from '../../src/fs/file-version.js';
 import { FileCache } from '../../src/http/file-cache.js';
-import { closeRoot, openRoot, type Root } from '../../src/http/open-beneath.js';
+import { closeRoot, openRoot, type Root } from '../../src/fs/open-beneath.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { openFdCount, openFdsUnder, settleCount } from '../helpers/process.js';
 

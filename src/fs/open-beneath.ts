@@ -1,5 +1,8 @@
 /**
- * Opening a file inside a root directory without a check-then-open race.
+ * Opening a file inside a root directory without a check-then-open race: the
+ * file-system primitive behind the static server's jail, in the library
+ * layer (DESIGN.md: http/ reaches the kernel only through it), where the
+ * segment log or the CLI can use it too.
  *
  * Where the kernel has openat2(2) (Linux 5.6+), the path is resolved by the
  * kernel relative to an fd of the root with RESOLVE_BENEATH: any `..` or

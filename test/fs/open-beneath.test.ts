@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { closeRoot, openBeneath, openRoot, type Root } from '../../src/http/open-beneath.js';
+import { closeRoot, openBeneath, openRoot, type Root } from '../../src/fs/open-beneath.js';
 import { setNativeForTesting } from '../../src/native/capabilities.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { withTimeout } from '../helpers/process.js';
