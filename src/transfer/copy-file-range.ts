@@ -65,8 +65,8 @@ async function copyInKernel(
     if (want === 0) break;
     const n = await native.copyFileRange(source.fd, inOffset, target.fd, outOffset, want);
     calls++;
-    if (n < 0 && bytes === 0 && isUnsupportedErrno(n)) {
-      const why = describeUnsupported(n) ?? 'unsupported';
+    if (n < 0 && bytes === 0 && isUnsupportedErrno('copy_file_range', n)) {
+      const why = describeUnsupported('copy_file_range', n) ?? 'unsupported';
       recordFallback(`copy_file_range:${why}`);
       if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ from: 'copy_file_range', to: 'copy', errno: n, reason: why });
       return 'unsupported';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 
-import { createError } from '../errors.js';
+import { createAbortError, createError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { createSystemError } from '../native/errno.js';
 
@@ -84,45 +84,61 @@ function isTls(socket: net.Socket): boolean {
   return (socket as unknown as { encrypted?: boolean }).encrypted === true;
 }
 
-async function waitForConnect(socket: net.Socket): Promise<void> {
-  if (!socket.connecting) return;
-  await new Promise<void>((resolve, reject) => {
-    const onConnect = () => {
+/**
+ * Waits for `start` to call back, for the socket to close (ZC_ERR_SOCKET_CLOSED)
+ * or for `signal` to abort (AbortError), whichever comes first.
+ */
+function waitUnlessClosed(socket: net.Socket, signal: AbortSignal | undefined, start: (done: (error?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error | null) => {
       socket.off('close', onClose);
-      resolve();
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
     };
-    const onClose = () => {
-      socket.off('connect', onConnect);
-      reject(createError('ZC_ERR_SOCKET_CLOSED', []));
-    };
-    socket.once('connect', onConnect);
+    const onClose = () => settle(createError('ZC_ERR_SOCKET_CLOSED', []));
+    const onAbort = () => settle(createAbortError(signal, { bytesWritten: 0 }));
+    if (signal?.aborted) return onAbort();
     socket.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    start(settle);
+  });
+}
+
+async function waitForConnect(socket: net.Socket, signal: AbortSignal | undefined): Promise<void> {
+  if (!socket.connecting) return;
+  await waitUnlessClosed(socket, signal, (done) => {
+    socket.once('connect', () => done());
   });
 }
 
 /**
  * Waits until Node has handed every byte it queued on `socket` to the kernel,
- * so native writes cannot overtake them (headers before body).
+ * so native writes cannot overtake them (headers before body). An abort ends
+ * the wait (the queued bytes stay queued).
  */
-export async function flushSocketWrites(socket: net.Socket): Promise<void> {
+export async function flushSocketWrites(socket: net.Socket, signal?: AbortSignal): Promise<void> {
   if (socket.writableLength === 0) return;
   // A corked socket holds writes until uncorked; we are about to write
   // natively, so release it.
   while (socket.writableCorked > 0) socket.uncork();
   if (socket.writableLength === 0) return;
-  await new Promise<void>((resolve, reject) => {
-    socket.write(EMPTY, (error) => (error ? reject(error) : resolve()));
+  await waitUnlessClosed(socket, signal, (done) => {
+    socket.write(EMPTY, done);
   });
 }
 
-/** Resolves the destination of a transfer; for sockets, waits for connect and flushes Node's queue. */
-export async function prepareTarget(out: TargetInput, name = 'out'): Promise<Target> {
+/**
+ * Resolves the destination of a transfer; for sockets, waits for connect and
+ * flushes Node's queue. `signal` aborts either wait.
+ */
+export async function prepareTarget(out: TargetInput, name = 'out', signal?: AbortSignal): Promise<Target> {
   if (out instanceof net.Socket) {
     if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
-    await waitForConnect(out);
+    await waitForConnect(out, signal);
     if (isTls(out)) return { fd: -1, kind: 'tls', socket: out };
     if (!out.writable) throw createError('ZC_ERR_SOCKET_UNUSABLE', ['it is not writable (ended or closed)']);
-    await flushSocketWrites(out);
+    await flushSocketWrites(out, signal);
     const fd = socketFd(out);
     if (fd === undefined) {
       if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);

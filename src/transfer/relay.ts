@@ -135,7 +135,7 @@ export async function relay(a: net.Socket, b: net.Socket, options?: RelayOptions
   counters.active++;
   trackInFlight(1);
   try {
-    await Promise.all([prepareTarget(a, 'a'), prepareTarget(b, 'b')]);
+    await Promise.all([prepareTarget(a, 'a', signal), prepareTarget(b, 'b', signal)]);
     const native = getNative();
     const unreachable = socketFd(a) === undefined || socketFd(b) === undefined;
     if (native === null || unreachable) {

@@ -49,7 +49,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
   let source: SpliceSource;
   if (from instanceof net.Socket) {
     if (from.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
-    const fromTarget = await prepareTarget(from, 'from');
+    const fromTarget = await prepareTarget(from, 'from', signal);
     if (fromTarget.kind === 'tls') throw createError('ZC_ERR_SOCKET_UNUSABLE', ['TLS sockets cannot be spliced']);
     source = { fd: fromTarget.fd, kind: 'socket', socket: from };
   } else {
@@ -59,7 +59,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
   if (offset !== undefined && source.kind !== 'file') {
     throw createError('ZC_ERR_INVALID_ARG', ['options.offset', 'omitted when the source cannot seek', offset]);
   }
-  const target = await prepareTarget(to, 'to');
+  const target = await prepareTarget(to, 'to', signal);
 
   let early = 0;
   if (source.socket) {
@@ -107,7 +107,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
         method,
         pool,
         guard: { signal, sockets },
-        context: { length, sourceKind: source.kind, outFd: target.fd, signal },
+        context: { length, sourceKind: source.kind, outFd: target.fd, inFd: source.fd, signal },
       });
       return { bytes: early + result.bytes, method: result.method };
     } catch (error) {

@@ -6,10 +6,13 @@
 import fs from 'node:fs';
 
 import { splice } from '../../src/index.js';
+import { getNative } from '../../src/native/capabilities.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { connectPair } from './net.js';
 import { openFdCount } from './process.js';
 
+// Load the addon (its epoll fd and eventfd) before the table fills up.
+getNative();
 const pool = sharedPipePool();
 const inbound = await connectPair({ pauseOnConnect: true });
 const outbound = await connectPair();

@@ -69,8 +69,8 @@ describe('sendFile under pressure', () => {
     const fd = fs.openSync(big.path, 'r');
     fs.fsyncSync(fd);
     // Clean pages of a file can be dropped by anyone who can read it.
-    assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
-    const cached = native.cachedBytes(fd, 0, big.size);
+    assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+    const cached = native.testing.cachedBytes(fd, 0, big.size);
     fs.closeSync(fd);
     assert.ok(cached < big.size / 4, `file still ${cached} bytes cached after DONTNEED`);
 
@@ -106,14 +106,14 @@ describe('sendFile under pressure', () => {
     const fd = fs.openSync(patchy.path, 'r');
     try {
       fs.fsyncSync(fd);
-      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
-      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_RANDOM), 0); // no readahead into the hole
+      assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+      assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_RANDOM), 0); // no readahead into the hole
       const chunk = Buffer.alloc(hole.length);
       for (let at = 0; at < patchy.size; at += chunk.length) {
         if (at !== hole.start) fs.readSync(fd, chunk, 0, chunk.length, at);
       }
-      const inHole = native.cachedBytes(fd, hole.start, hole.length);
-      const elsewhere = native.cachedBytes(fd, 0, patchy.size) - inHole;
+      const inHole = native.testing.cachedBytes(fd, hole.start, hole.length);
+      const elsewhere = native.testing.cachedBytes(fd, 0, patchy.size) - inHole;
       if (inHole !== 0 || elsewhere !== patchy.size - hole.length) {
         t.skip(`could not shape the page cache here (${inHole} bytes cached in the hole, ${elsewhere} elsewhere)`);
         return;
