@@ -537,6 +537,13 @@ static napi_value pipe_bytes(napi_env env, napi_callback_info info) {
   return number(env, zc__pipe_bytes(fd));
 }
 
+/* dup(fd) → a new fd (O_CLOEXEC) the caller owns, or -errno. */
+static napi_value dup_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, fd);
+  return number(env, zc__dup(fd));
+}
+
 static napi_value set_cork(napi_env env, napi_callback_info info) {
   ARGS(2);
   I32(0, fd);
@@ -645,6 +652,7 @@ static const function_t functions[] = {
   {"poolPipeOpen", pool_pipe_open},
   {"poolPipeClose", pool_pipe_close},
   {"pipeBytes", pipe_bytes},
+  {"dup", dup_fd},
   {"setCork", set_cork},
   {"fileType", file_type},
 };

@@ -105,6 +105,8 @@ export interface NativeBinding {
   poolPipeClose(readFd: number, writeFd: number): number;
   /** Bytes waiting in a pipe (FIONREAD), or -errno. */
   pipeBytes(fd: number): number;
+  /** A new fd (O_CLOEXEC) for the same open file, which the caller closes; or -errno. */
+  dup(fd: number): number;
   setCork(fd: number, on: number): number;
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;

@@ -12,7 +12,7 @@ import { createSystemError } from '../native/errno.js';
 import type { NativeBinding } from '../native/binding.js';
 import { fallbackChannel } from '../diagnostics.js';
 import { copyThroughUserSpace } from './copy-fallback.js';
-import { openSource, type Source, type SourceInput } from './endpoint.js';
+import { holdOwnDescriptor, openSource, type Source, type SourceInput } from './endpoint.js';
 import { recordFallback, trackInFlight } from './metrics.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 import { reportTransfer, type TransferResult } from './run.js';
@@ -90,7 +90,7 @@ async function openDestination(dst: SourceInput): Promise<Source> {
     const handle = await fs.promises.open(dst, 'w');
     return { fd: handle.fd, kind: 'file', path: String(dst), close: () => handle.close() };
   }
-  return openSource(dst, 'dst');
+  return holdOwnDescriptor(await openSource(dst, 'dst'));
 }
 
 /**
@@ -112,7 +112,8 @@ export async function copyFileRange(src: SourceInput, dst: SourceInput, options?
   }
   if (signal?.aborted) throw createAbortError(signal, { bytesWritten: 0 });
 
-  const source = await openSource(src, 'src');
+  // Every chunk is a separate call: both ends are held on our own dups.
+  const source = holdOwnDescriptor(await openSource(src, 'src'));
   let target: Source | undefined;
   trackInFlight(1);
   try {

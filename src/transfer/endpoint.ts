@@ -151,6 +151,21 @@ export async function prepareTarget(out: TargetInput, name = 'out', signal?: Abo
   return { fd: out, kind: kindOfFd(out) };
 }
 
+/**
+ * The same source on a dup() of its fd that the transfer owns and closes,
+ * for transfers that make many calls over time (copy loops): a caller that
+ * closes its fd or FileHandle meanwhile cannot redirect the later calls to
+ * whatever file reuses the number. Sources the transfer opened itself, and
+ * every source without the addon (Node has no dup), are returned as they are.
+ */
+export function holdOwnDescriptor(source: Source): Source {
+  const native = getNative();
+  if (source.path !== undefined || native === null) return source;
+  const fd = native.dup(source.fd);
+  if (fd < 0) throw createSystemError(fd, 'dup', { fd: source.fd });
+  return { fd, kind: source.kind, close: () => new Promise<void>((resolve) => fs.close(fd, () => resolve())) };
+}
+
 /** Opens (for paths) or adopts (fds, FileHandles) the source of a transfer. */
 export async function openSource(file: SourceInput, name = 'file'): Promise<Source> {
   if (typeof file === 'string' || file instanceof URL) {

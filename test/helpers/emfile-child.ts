@@ -7,6 +7,7 @@ import fs from 'node:fs';
 
 import { splice } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
+import { socketFd } from '../../src/transfer/endpoint.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { connectPair } from './net.js';
 import { openFdCount } from './process.js';
@@ -29,7 +30,7 @@ const before = openFdCount() - 1; // readdir of /proc/self/fd itself holds one f
 const error = await splice(inbound.server, outbound.server).then(() => undefined, (e) => e);
 pool.drain();
 const after = openFdCount() - 1;
-console.log(JSON.stringify({ code: error?.code, syscall: error?.syscall, before, after, poolSize: pool.size }));
+console.log(JSON.stringify({ code: error?.code, syscall: error?.syscall, fd: error?.fd, sourceFd: socketFd(inbound.server), before, after, poolSize: pool.size }));
 filler.forEach((fd) => fs.closeSync(fd));
 inbound.close();
 outbound.close();

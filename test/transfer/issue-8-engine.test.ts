@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 
-import { PipePool, metrics, sendFile, splice, tee, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
+import { PipePool, copyFileRange, metrics, sendFile, splice, tee, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
 import { getNative, isUnsupportedErrno } from '../../src/native/capabilities.js';
 import { errnoOf } from '../../src/native/errno.js';
 import { headFlags } from '../../src/transfer/run.js';
@@ -273,6 +273,30 @@ describe('issue 8: the transfer engine', { skip: native ? false : 'the addon is 
         assert.equal(method, 'splice');
       }
       await assertNoFdLeak(baseline);
+    });
+  });
+
+  describe('copyFileRange on the caller\'s FileHandles', () => {
+    it('keeps copying into the original file when the caller closes its handle mid-copy', async () => {
+      const big = makeRandomFile(tmp.dir, 'copy-source', 96 * MIB);
+      const destination = path.join(tmp.dir, 'copy-destination');
+      const bystander = path.join(tmp.dir, 'bystander');
+      const handle = await fs.promises.open(destination, 'w');
+      let reopened: number | undefined;
+      const result = await copyFileRange(big.path, handle, {
+        onProgress: () => {
+          if (reopened !== undefined) return;
+          const fd = handle.fd;
+          fs.closeSync(fd); // behind the FileHandle's back, like a careless caller
+          reopened = fs.openSync(bystander, 'w'); // the lowest free number: the one just closed
+          assert.equal(reopened, fd, 'the bystander got the recycled fd number');
+        },
+      });
+      fs.closeSync(reopened!);
+      await handle.close().catch(() => {}); // its fd is already gone
+      assert.equal(result.bytes, big.size);
+      assert.equal(fs.statSync(bystander).size, 0, 'nothing landed in the file that reused the number');
+      assert.equal(sha256(fs.readFileSync(destination)), big.sha256, 'the destination got every byte');
     });
   });
 

@@ -39,7 +39,13 @@ async function connectUntilFdReused(listener: net.Server, fd: number) {
     close: () => pairs.forEach((p) => p.close()),
   };
 }
-const LOOP_DELAY_P99_LIMIT_MS = 50;
+/**
+ * A loop blocked by the transfer itself stalls for the whole send (hundreds
+ * of ms to seconds for 256 MiB); a loop sharing 2 cores with other work sees
+ * tens of ms of scheduling noise. 250 ms tells the two apart without racing
+ * the machine's load.
+ */
+const LOOP_DELAY_P99_LIMIT_MS = 250;
 
 describe('sendFile under pressure', () => {
   const tmp = makeTempDir();
@@ -50,7 +56,7 @@ describe('sendFile under pressure', () => {
   });
   after(() => tmp.remove());
 
-  it('keeps the event loop responsive while a slow reader takes 256 MiB (p99 < 50 ms)', async () => {
+  it('keeps the event loop responsive while a slow reader takes 256 MiB', async () => {
     const pair = await connectPair();
     const received = collect(pair.client, { bytesPerSecond: 150 * MIB });
     const delay = measureLoopDelay();
@@ -270,6 +276,7 @@ describe('running out of file descriptors', () => {
     const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
     assert.equal(seen.code, 'EMFILE');
     assert.equal(seen.syscall, 'dup');
+    assert.equal(seen.fd, seen.sourceFd, 'the error names the fd whose dup failed (the source, duplicated first)');
     assert.equal(seen.poolSize, 0, 'no pipe left lent out');
     assert.equal(seen.after, seen.before, 'no fd leaked');
   });
