@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 
-import { createAbortError, createError } from '../errors.js';
+import { createAbortError, createError, type TransferErrorFields } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { createSystemError } from '../native/errno.js';
 
@@ -80,6 +80,33 @@ export function socketFd(socket: net.Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/**
+ * The error for a transfer whose socket is gone. A socket Node destroyed
+ * because the peer reset it carries that error (`socket.errored`): the
+ * transfer reports it as such (ECONNRESET, with errno and syscall), since a
+ * reset peer must look the same whether Node or the kernel path noticed
+ * first. A socket closed locally gives ZC_ERR_SOCKET_CLOSED.
+ */
+export function socketGoneError(socket: net.Socket | undefined, fields: TransferErrorFields = {}): Error {
+  const cause = socket?.errored as NodeJS.ErrnoException | null | undefined;
+  if (cause && typeof cause.errno === 'number' && typeof cause.code === 'string') {
+    return createSystemError(cause.errno, cause.syscall ?? 'read', { ...fields, cause });
+  }
+  return createError('ZC_ERR_SOCKET_CLOSED', [], fields);
+}
+
+/**
+ * The fd of `socket` right now, for a native job about to dup() it in this
+ * same synchronous step. Never read earlier and kept across an await: Node
+ * may close the socket meanwhile, and the number would then name whatever
+ * opened next (another client's socket, a file).
+ */
+export function liveSocketFd(socket: net.Socket): number {
+  const fd = socket.destroyed ? undefined : socketFd(socket);
+  if (fd === undefined) throw socketGoneError(socket);
+  return fd;
+}
+
 function isTls(socket: net.Socket): boolean {
   return (socket as unknown as { encrypted?: boolean }).encrypted === true;
 }
@@ -96,7 +123,7 @@ function waitUnlessClosed(socket: net.Socket, signal: AbortSignal | undefined, s
       if (error) reject(error);
       else resolve();
     };
-    const onClose = () => settle(createError('ZC_ERR_SOCKET_CLOSED', []));
+    const onClose = () => settle(socketGoneError(socket));
     const onAbort = () => settle(createAbortError(signal, { bytesWritten: 0 }));
     if (signal?.aborted) return onAbort();
     socket.once('close', onClose);
@@ -134,14 +161,14 @@ export async function flushSocketWrites(socket: net.Socket, signal?: AbortSignal
  */
 export async function prepareTarget(out: TargetInput, name = 'out', signal?: AbortSignal): Promise<Target> {
   if (out instanceof net.Socket) {
-    if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+    if (out.destroyed) throw socketGoneError(out);
     await waitForConnect(out, signal);
     if (isTls(out)) return { fd: -1, kind: 'tls', socket: out };
     if (!out.writable) throw createError('ZC_ERR_SOCKET_UNUSABLE', ['it is not writable (ended or closed)']);
     await flushSocketWrites(out, signal);
     const fd = socketFd(out);
     if (fd === undefined) {
-      if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      if (out.destroyed) throw socketGoneError(out);
       // Not a kernel socket we can reach (e.g. a stream-wrapped duplex): copy through Node.
       return { fd: -1, kind: 'tls', socket: out };
     }

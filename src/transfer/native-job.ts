@@ -3,7 +3,10 @@
  * (fallbacks, what an EOF means, errors to throw) belongs to the callers.
  */
 import { JobSlot, type NativeBinding, type NativeJobHandle } from '../native/binding.js';
+import type net from 'node:net';
+
 import { createSystemError } from '../native/errno.js';
+import { liveSocketFd } from './endpoint.js';
 
 /** Bytes a job moves per event-loop wakeup before letting other callbacks run.
  * 16 MiB gave 6–12 ms loop stalls in the feasibility study; 4 MiB keeps a
@@ -28,8 +31,12 @@ export const CACHE_PROBE_STRIDE_BYTES = 1 << 20;
 
 export interface NativeJobSpec {
   mode: number;
+  /** Ignored when `srcSocket` is set: its fd is read when the job starts. */
   srcFd: number;
+  /** Ignored when `dstSocket` is set: its fd is read when the job starts. */
   dstFd: number;
+  srcSocket?: net.Socket | undefined;
+  dstSocket?: net.Socket | undefined;
   /** Internal pipe, borrowed for the job's lifetime (splice between non-pipes). */
   pipe?: { readFd: number; writeFd: number; capacity: number };
   /** -1: read from and advance the source's file position. */
@@ -91,16 +98,20 @@ function readOutcome(native: NativeBinding, slots: Float64Array): JobOutcome {
 }
 
 /**
- * Starts a job on dup()s of `srcFd` and `dstFd` (the job closes its dups when
- * it ends; the caller keeps ownership of the originals). Throws a system
- * error when the job cannot start (EMFILE from dup, ...), naming the fd whose
- * dup failed.
+ * Starts a job on dup()s of its two fds (the job closes its dups when it
+ * ends; the caller keeps ownership of the originals). A socket's fd is read
+ * here, in the same synchronous step as the dup, so a socket Node closed
+ * earlier can never lend its recycled number. Throws when a socket is gone,
+ * or a system error when the job cannot start (EMFILE from dup, ...) naming
+ * the fd whose dup failed.
  */
 export function startNativeJob(native: NativeBinding, spec: NativeJobSpec): RunningJob {
+  const srcFd = spec.srcSocket ? liveSocketFd(spec.srcSocket) : spec.srcFd;
+  const dstFd = spec.dstSocket ? liveSocketFd(spec.dstSocket) : spec.dstFd;
   const slots = new Float64Array(native.constants.JOB_SLOTS);
   slots[JobSlot.Mode] = spec.mode;
-  slots[JobSlot.SrcFd] = spec.srcFd;
-  slots[JobSlot.DstFd] = spec.dstFd;
+  slots[JobSlot.SrcFd] = srcFd;
+  slots[JobSlot.DstFd] = dstFd;
   slots[JobSlot.PipeRd] = spec.pipe?.readFd ?? -1;
   slots[JobSlot.PipeWr] = spec.pipe?.writeFd ?? -1;
   slots[JobSlot.PipeCapacity] = spec.pipe?.capacity ?? 0;
@@ -115,7 +126,7 @@ export function startNativeJob(native: NativeBinding, spec: NativeJobSpec): Runn
   if (typeof started === 'number') {
     const side = sideOf(native, slots[JobSlot.FailedSide]!);
     const syscall = native.syscallNames[slots[JobSlot.FailedSyscall]!] || 'dup';
-    throw createSystemError(started, syscall, side === undefined ? {} : { fd: side === 'src' ? spec.srcFd : spec.dstFd });
+    throw createSystemError(started, syscall, side === undefined ? {} : { fd: side === 'src' ? srcFd : dstFd });
   }
   const [promise, handle] = started;
   return {

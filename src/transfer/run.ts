@@ -8,8 +8,8 @@ import type { NativeBinding } from '../native/binding.js';
 import { describeUnsupported, isUnsupportedErrno } from '../native/capabilities.js';
 import { createSystemError } from '../native/errno.js';
 import { fallbackChannel, transferEndChannel } from '../diagnostics.js';
-import type { FdKind, Target } from './endpoint.js';
-import { TransferGuard, type CancelReason, type GuardOptions } from './guard.js';
+import { socketGoneError, type FdKind, type Target } from './endpoint.js';
+import { TransferGuard, type GuardOptions } from './guard.js';
 import { recordFallback, recordTransfer, type TransferMethod } from './metrics.js';
 import { startNativeJob, type JobOutcome, type NativeJobSpec } from './native-job.js';
 import type { PipePool } from './pipe-pool.js';
@@ -24,17 +24,20 @@ export interface TransferResult {
 
 export type GuardSettings = Omit<GuardOptions, 'progress' | 'cancel'>;
 
+/** Why a job was canceled from outside, as the guard saw it. */
+export type CancelCause = Pick<TransferGuard, 'reason' | 'closedSocket'>;
+
 /** Runs one job to its end under a guard; never throws for transfer outcomes. */
 export async function runGuardedJob(
   native: NativeBinding,
   spec: NativeJobSpec,
   guardSettings: GuardSettings,
-): Promise<{ outcome: JobOutcome; reason: CancelReason | undefined }> {
+): Promise<{ outcome: JobOutcome; cause: CancelCause }> {
   const job = startNativeJob(native, spec);
   const guard = new TransferGuard({ ...guardSettings, progress: job.progress, cancel: job.cancel });
   try {
     const outcome = await job.done;
-    return { outcome, reason: guard.reason };
+    return { outcome, cause: guard };
   } finally {
     guard.dispose();
   }
@@ -73,7 +76,8 @@ export interface OutcomeContext {
 }
 
 /** The error an outcome stands for, or undefined when it succeeded. */
-export function errorFromOutcome(outcome: JobOutcome, reason: CancelReason | undefined, context: OutcomeContext): Error | undefined {
+export function errorFromOutcome(outcome: JobOutcome, cause: CancelCause | undefined, context: OutcomeContext): Error | undefined {
+  const reason = cause?.reason;
   const c = { bytesWritten: outcome.moved, method: context.method };
   if (outcome.status === 0) return undefined;
   if (outcome.status === 1) {
@@ -82,7 +86,7 @@ export function errorFromOutcome(outcome: JobOutcome, reason: CancelReason | und
     return createError(code, [outcome.moved, context.length], c);
   }
   if (outcome.status === 2) {
-    if (reason === 'socket-closed') return createError('ZC_ERR_SOCKET_CLOSED', [], c);
+    if (reason === 'socket-closed') return socketGoneError(cause?.closedSocket, c);
     if (reason === 'idle-timeout') return createError('ZC_ERR_IDLE_TIMEOUT', [context.idleTimeoutMs ?? 0], c);
     return createAbortError(context.signal, c);
   }
@@ -147,7 +151,7 @@ export async function runWithFallback(native: NativeBinding, transfer: KernelTra
     if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, 0);
     throw error;
   }
-  let { outcome, reason } = started;
+  let { outcome, cause } = started;
   if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, outcome.inPipe);
   if (outcome.status < 0 && outcome.moved === 0 && method !== 'copy' && isUnsupportedErrno(outcome.failedSyscall, outcome.status)) {
     const why = describeUnsupported(outcome.failedSyscall, outcome.status) ?? 'unsupported';
@@ -157,10 +161,10 @@ export async function runWithFallback(native: NativeBinding, transfer: KernelTra
     spec = { ...asCopySpec(native, spec), head: headLeft !== undefined && headLeft.length > 0 ? headLeft : undefined };
     method = 'copy';
     const headSent = outcome.headSent;
-    ({ outcome, reason } = await runGuardedJob(native, spec, transfer.guard));
+    ({ outcome, cause } = await runGuardedJob(native, spec, transfer.guard));
     outcome = { ...outcome, headSent: outcome.headSent + headSent };
   }
-  const error = errorFromOutcome(outcome, reason, { ...transfer.context, method });
+  const error = errorFromOutcome(outcome, cause, { ...transfer.context, method });
   reportTransfer(method, outcome, transfer.context.outFd, spec.srcFd, error);
   if (error) throw error;
   return { bytes: outcome.moved, method };

@@ -101,6 +101,7 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
       mode,
       srcFd: source.fd,
       dstFd: target.fd,
+      dstSocket: target.socket,
       pipe,
       srcOffset: offset ?? -1,
       length: length ?? -1,

@@ -152,6 +152,8 @@ describe('issue 8: the transfer engine', { skip: native ? false : 'the addon is 
       const size = 24 * MIB;
       const source = makeRandomFile(tmp.dir, 'through-fifo', size);
       const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      // A FIFO without any writer reads as EOF: hold one until `cat` has opened it.
+      const heldWriter = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
       const writer = spawn('sh', ['-c', `cat "${source.path}" > "${fifo}"`], { stdio: 'ignore' });
       const pair = await connectPair();
       pair.client.pause(); // the reader stalls: the socket fills, the pipe stays readable
@@ -173,6 +175,7 @@ describe('issue 8: the transfer engine', { skip: native ? false : 'the addon is 
         assert.ok(syscalls < 20000, `${syscalls} syscalls for ${size / MIB} MiB (a spin makes hundreds of thousands)`);
       } finally {
         fs.closeSync(fd);
+        fs.closeSync(heldWriter);
         writer.kill();
         pair.close();
       }
