@@ -26,6 +26,7 @@ export const enum JobSlot {
   CacheWindow,
   CacheProbeStride,
   Moved,
+  Copied,
   Syscalls,
   Status,
   FailedSyscall,
@@ -46,6 +47,7 @@ export interface NativeConstants {
   DST_SOCKET: number;
   DST_REGULAR: number;
   HEAD_MORE: number;
+  SMALL_COPY: number;
   STATUS_OK: number;
   STATUS_EOF: number;
   STATUS_CANCELED: number;

@@ -13,7 +13,7 @@ import { recordFallback, relayCounters, trackInFlight } from './metrics.js';
 import { startNativeJob, type JobOutcome, type RunningJob } from './native-job.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 import { sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
-import { errorFromOutcome, reportTransfer } from './run.js';
+import { errorFromOutcome, reportTransfer, smallMessageSettings } from './run.js';
 import { takeOverReading, writeThroughNode } from './takeover.js';
 
 export interface RelayOptions {
@@ -210,6 +210,7 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
     const fd = socketFd(d.from) ?? -1;
     const outFd = socketFd(d.to) ?? -1;
     try {
+      const small = method === 'splice' ? smallMessageSettings(native) : { flags: 0, copyBufferSize: undefined };
       d.job = startNativeJob(native, {
         mode: method === 'splice' ? c.MODE_SPLICE : c.MODE_COPY,
         srcFd: fd,
@@ -219,7 +220,8 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
         pipe: d.pipe,
         srcOffset: -1,
         length: -1,
-        flags: c.DST_SOCKET,
+        flags: c.DST_SOCKET | small.flags,
+        copyBufferSize: small.copyBufferSize,
       });
     } catch (error) {
       // Never started (a socket closed meanwhile, or dup failed): its pipe is untouched.
