@@ -14,7 +14,9 @@
  *     Opens CONNECTIONS to 127.0.0.1:PORT. Each keeps DEPTH requests of
  *     MESSAGE_BYTES in flight (pipelining: DEPTH 1 is strict ping-pong) and
  *     sends the next request as soon as one full response (MESSAGE_BYTES
- *     back) arrived. After the warm-up, counts for SECONDS and prints
+ *     back) arrived. After the warm-up it prints {"event":"measuring"} (so a
+ *     harness can sample the proxy's CPU time over exactly the counted
+ *     window), counts for SECONDS and prints
  *       {"event":"done","requests":N,"seconds":S,"p50_us":…,"p99_us":…,"max_us":…,"errors":E}
  *     Latency is from the request's send to its response's last byte, per
  *     request, in a histogram with 1 µs buckets up to 100 ms (slower ones
@@ -269,7 +271,13 @@ static int run_load(int argc, char** argv) {
   int failed = 0;
   for (;;) {
     unsigned long long now = now_ns();
-    if (!counting && now >= measure_from) counting = 1;
+    if (!counting && now >= measure_from) {
+      counting = 1;
+      measure_from = now;
+      stop = now + (unsigned long long)seconds * 1000000000ull;
+      printf("{\"event\":\"measuring\"}\n");
+      fflush(stdout);
+    }
     if (now >= stop) break;
     int n = epoll_wait(epfd, events, MAX_EVENTS, 100);
     for (int i = 0; i < n; i++) {
