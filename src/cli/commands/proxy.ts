@@ -114,6 +114,7 @@ function drainOnSignals(proxy: TcpProxy, drainTimeoutMs: number, json: boolean):
 
 export const proxyCommand: Command = {
   summary: 'TCP proxy that relays with splice (round-robin, PROXY protocol, drain)',
+  help: HELP,
   async run(argv) {
     const parsed = parseCommandLine('proxy', argv, {
       listen: { type: 'string' },

@@ -60,6 +60,7 @@ function formatUrl(host: string, port: number): string {
 
 export const serveCommand: Command = {
   summary: 'serve a directory over HTTP with sendfile bodies',
+  help: HELP,
   async run(argv) {
     const parsed = parseCommandLine('serve', argv, {
       port: { type: 'string', short: 'p' },
