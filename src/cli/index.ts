@@ -2,6 +2,7 @@
  * `zerocopy <command>`: one entry, one module per subcommand, loaded on demand
  * so `zerocopy cat` does not pay for the HTTP server's imports.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 
 import { EXIT_USAGE } from './arguments.js';
@@ -44,10 +45,10 @@ async function usage(): Promise<string> {
  * One line on stderr when the native addon is missing (a failed build, an
  * unsupported platform): everything still works, through user space, and
  * the user should know why it is slower. Not when ZEROCOPY_NATIVE=0 asked
- * for exactly that.
+ * for exactly that, and not again from each `serve --workers` worker.
  */
 async function warnIfNativeUnavailable(): Promise<void> {
-  if (process.env.ZEROCOPY_NATIVE === '0') return;
+  if (process.env.ZEROCOPY_NATIVE === '0' || cluster.isWorker) return;
   const { isNativeAvailable, nativeUnavailableReason } = await import('../index.js');
   if (!isNativeAvailable()) printWarning(`native addon unavailable (${nativeUnavailableReason()}); transfers copy through user space`);
 }

@@ -392,3 +392,65 @@ describe('zerocopy cat', () => {
     assert.deepEqual(stdout, fs.readFileSync(b.path));
   });
 });
+
+describe('zerocopy (no command, help)', () => {
+  it('issue-9: bare `zerocopy` prints the usage on stderr and exits 2', async () => {
+    const r = await run([]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout.length, 0);
+    assert.match(r.stderr, /^Usage: zerocopy <command> \[options\]\n/);
+  });
+
+  it('`zerocopy help` and `--help` print the usage on stdout, exit 0', async () => {
+    for (const args of [['help'], ['--help'], ['-h']]) {
+      const r = await run(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout.toString(), /^Usage: zerocopy <command> \[options\]\n/);
+    }
+  });
+
+  it('issue-9: `zerocopy help serve` prints serve\'s own help, as `serve --help` does', async () => {
+    for (const command of ['serve', 'cp', 'cat', 'proxy']) {
+      const viaHelp = await run(['help', command]);
+      const viaFlag = await run([command, '--help']);
+      assert.equal(viaHelp.code, 0);
+      assert.match(viaHelp.stdout.toString(), new RegExp(`^Usage: zerocopy ${command} `));
+      assert.deepEqual(viaHelp.stdout, viaFlag.stdout);
+    }
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const r = await run(['frobnicate']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "zerocopy: unknown command 'frobnicate' (see zerocopy --help)\n");
+  });
+
+  it('issue-9: without the addon every command still works, and one warning line says why', async () => {
+    // A copy of the package whose native build failed: the compiled JS, and
+    // the marker scripts/build-native.js leaves instead of an addon.
+    const tmp = makeTempDir();
+    try {
+      const repo = path.resolve(path.dirname(BIN), '..');
+      const copy = path.join(tmp.dir, 'zerocopy');
+      fs.mkdirSync(path.join(copy, 'native', 'build'), { recursive: true });
+      fs.cpSync(path.join(repo, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
+      fs.cpSync(path.join(repo, 'bin'), path.join(copy, 'bin'), { recursive: true });
+      fs.copyFileSync(path.join(repo, 'package.json'), path.join(copy, 'package.json'));
+      fs.symlinkSync(path.join(repo, 'node_modules'), path.join(copy, 'node_modules'));
+      fs.writeFileSync(path.join(copy, 'native', 'build', 'BUILD_FAILED'), 'no headers for Node in /nowhere\n');
+      const file = makeRandomFile(tmp.dir, 'f', 100000);
+      const bin = path.join(copy, 'bin', 'zerocopy.js');
+      const child = spawnSync(process.execPath, [bin, 'cp', file.path, path.join(tmp.dir, 'g')], { encoding: 'utf8' });
+      assert.equal(child.status, 0, child.stderr);
+      assert.equal(JSON.parse(child.stdout).method, 'copy');
+      assert.equal(hashFileRange(path.join(tmp.dir, 'g')), file.sha256);
+      assert.equal(child.stderr, 'zerocopy: warning: native addon unavailable (the native build failed: no headers for Node in /nowhere); transfers copy through user space\n');
+      const asked = spawnSync(process.execPath, [bin, 'cp', file.path, path.join(tmp.dir, 'h')], { encoding: 'utf8', env: { ...process.env, ZEROCOPY_NATIVE: '0' } });
+      assert.equal(asked.status, 0);
+      assert.equal(asked.stderr, '', 'ZEROCOPY_NATIVE=0 asked for the copy path: no warning');
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
