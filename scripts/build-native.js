@@ -22,7 +22,7 @@
 // packages, nvm), and the node-<platform>-<arch> package that the npm `node`
 // package installs next to its binary.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,13 +109,28 @@ function hasHeaders(dir) {
   return existsSync(path.join(dir, 'include', 'node', 'node_api.h')) && existsSync(path.join(dir, 'include', 'node', 'common.gypi'));
 }
 
+/** The version node_version.h declares, e.g. '22.11.0', or undefined. */
+function headerVersion(dir) {
+  try {
+    const text = readFileSync(path.join(dir, 'include', 'node', 'node_version.h'), 'utf8');
+    const part = (name) => new RegExp(`#define ${name} (\\d+)`).exec(text)?.[1];
+    return [part('NODE_MAJOR_VERSION'), part('NODE_MINOR_VERSION'), part('NODE_PATCH_VERSION')].join('.');
+  } catch {
+    return undefined;
+  }
+}
+
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) {
   giveUp('cannot find node-gyp', 'run the install through npm (npm install / npm rebuild zerocopy), which brings its own node-gyp');
 }
 
 const candidates = headerCandidates();
-const headers = candidates.find((candidate) => hasHeaders(candidate.dir));
+const usable = candidates.filter((candidate) => hasHeaders(candidate.dir));
+// This version's own headers first (a globally configured nodedir may be
+// another Node's); Node-API is ABI-stable, so any version builds a working
+// addon when none matches.
+const headers = usable.find((candidate) => headerVersion(candidate.dir) === version) ?? usable[0];
 if (!headers) {
   giveUp(
     `no headers for Node ${version} (include/node/node_api.h) in ${candidates.map((c) => c.dir).join(', ')}`,
@@ -124,7 +139,8 @@ if (!headers) {
   );
 }
 
-console.log(`zerocopy: building the native addon with Node ${version}'s headers from ${headers.dir} (${headers.from})`);
+const found = headerVersion(headers.dir) ?? 'unknown version';
+console.log(`zerocopy: building the native addon for Node ${version} with the headers of Node ${found} from ${headers.dir} (${headers.from})`);
 const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', '--directory', path.join(root, 'native'), `--nodedir=${headers.dir}`], {
   stdio: ['inherit', 'inherit', 'pipe'],
   cwd: root,
