@@ -165,14 +165,37 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
       });
     };
 
+    const settle = () => {
+      if (Object.keys(cluster.workers ?? {}).length > 0 || !stopping || pendingDecisions > 0) return;
+      if (killTimer) clearTimeout(killTimer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve({
+        code: failed || !announced ? 1 : 0,
+        reason: stopping,
+        destroyed,
+        ...(startupFailure !== undefined ? { startupFailure } : {}),
+      });
+    };
+    let pendingDecisions = 0;
+
     cluster.on('exit', (worker, code, signal) => {
       const slot = slotOf.get(worker) ?? 0;
       const wasListening = listening.delete(worker.id);
       if (!stopping) {
         options.onEvent?.({ type: 'worker-exit', worker: worker.process.pid ?? 0, code, signal });
         if (!wasListening) {
-          // It never listened and did not say why (an exception at startup).
-          fail('startup-failed', `a worker exited before listening (${signal ?? `exit code ${code}`})`);
+          // It never listened. Its own account (reportStartupFailure) may
+          // still be in the IPC channel: decide once the channel has closed,
+          // which comes after every message sent before it.
+          const decide = () => {
+            pendingDecisions--;
+            fail('startup-failed', `a worker exited before listening (${signal ?? `exit code ${code}`})`);
+            settle();
+          };
+          pendingDecisions++;
+          if (worker.process.connected) worker.process.once('disconnect', decide);
+          else decide();
         } else {
           const lived = Date.now() - (listenedAt.get(worker) ?? 0);
           quickRestarts[slot] = lived < CRASH_LOOP_WINDOW_MS ? quickRestarts[slot]! + 1 : 0;
@@ -180,17 +203,7 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
           else fork(slot);
         }
       }
-      if (Object.keys(cluster.workers ?? {}).length === 0 && stopping) {
-        if (killTimer) clearTimeout(killTimer);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        resolve({
-          code: failed || !announced ? 1 : 0,
-          reason: stopping,
-          destroyed,
-          ...(startupFailure !== undefined ? { startupFailure } : {}),
-        });
-      }
+      settle();
     });
 
     const onSignal = (signal: NodeJS.Signals) => stop(signal);

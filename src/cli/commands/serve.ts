@@ -181,10 +181,10 @@ function parseListen(values: Values): ListenAddress {
 
 function parseExtensions(list: string[] | undefined): string[] | undefined {
   if (list === undefined) return undefined;
-  const extensions = list.flatMap((item) => item.split(',')).map((ext) => ext.trim().replace(/^\./, ''));
-  const bad = extensions.find((ext) => !/^[\w-]+$/.test(ext));
+  const given = list.flatMap((item) => item.split(',')).map((ext) => ext.trim());
+  const bad = given.find((ext) => !/^\.?[\w-]+$/.test(ext));
   if (bad !== undefined) throw new UsageError(`--ext takes extensions like html or html,htm, got '${bad}'`);
-  return extensions;
+  return given.map((ext) => ext.replace(/^\./, ''));
 }
 
 function parseDotfiles(values: Values): 'ignore' | 'deny' | 'allow' | undefined {
