@@ -8,16 +8,34 @@ import { createRequire } from 'node:module';
 /** Opaque handle of a running native transfer job. */
 export type NativeJobHandle = { readonly __nativeJob: unique symbol };
 
-/** Slots of the Float64Array a job writes its results into (native/binding.c). */
-export const enum ResultSlot {
-  Moved = 0,
+/**
+ * Slots of the Float64Array a job is started from (inputs) and writes its
+ * results into (outputs), in native/binding.c's order.
+ */
+export const enum JobSlot {
+  Mode = 0,
+  SrcFd,
+  DstFd,
+  PipeRd,
+  PipeWr,
+  PipeCapacity,
+  SrcOffset,
+  Length,
+  Budget,
+  CopyBuffer,
+  Flags,
+  CacheWindow,
+  CacheProbeStride,
+  Moved,
   Syscalls,
   Status,
   FailedSyscall,
+  FailedSide,
   InPipe,
   HeadSent,
   Offloads,
   Waits,
+  Wakeups,
 }
 
 export interface NativeConstants {
@@ -26,15 +44,15 @@ export interface NativeConstants {
   MODE_TEE: number;
   MODE_COPY: number;
   SRC_REGULAR: number;
-  SRC_PIPE: number;
-  DST_PIPE: number;
   DST_SOCKET: number;
   DST_REGULAR: number;
-  NO_CACHE_CHECK: number;
+  HEAD_MORE: number;
   STATUS_OK: number;
   STATUS_EOF: number;
   STATUS_CANCELED: number;
-  RESULT_SLOTS: number;
+  JOB_SLOTS: number;
+  SIDE_SRC: number;
+  SIDE_DST: number;
   O_RDONLY: number;
   O_NONBLOCK: number;
   O_DIRECTORY: number;
@@ -54,37 +72,46 @@ export interface NativeConstants {
  * The raw addon. Numbers returned are `>= 0` on success or `-errno`; nothing
  * here throws for a failed syscall (only for arguments of the wrong type).
  */
-export interface NativeBinding {
-  startJob(
-    mode: number,
-    srcFd: number,
-    dstFd: number,
-    pipeRd: number,
-    pipeWr: number,
-    pipeCapacity: number,
-    srcOffset: number,
-    length: number,
-    budget: number,
-    copyBufferSize: number,
-    flags: number,
-    results: Float64Array,
-    head: Buffer | undefined,
-  ): [Promise<void>, NativeJobHandle] | number;
-  cancelJob(handle: NativeJobHandle): void;
-  jobProgress(handle: NativeJobHandle): number;
-  activeJobs(): number;
-  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): Promise<number>;
+/**
+ * Synchronous single calls, for tests and tools only: they run on the
+ * calling thread (a cold file blocks it) and bypass every library policy.
+ */
+export interface NativeTesting {
   sendfileOnce(outFd: number, inFd: number, offset: number, count: number): number;
   spliceOnce(inFd: number, offset: number, outFd: number, count: number): number;
   teeOnce(inFd: number, outFd: number, count: number): number;
   copyFileRangeOnce(fdIn: number, offIn: number, fdOut: number, offOut: number, count: number): number;
+  /** A pipe the caller owns (closes with fs.closeSync). */
   pipe(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
+  fadvise(fd: number, offset: number, length: number, advice: number): number;
+  cachedBytes(fd: number, offset: number, length: number): number;
+}
+
+/**
+ * The raw addon. Numbers returned are `>= 0` on success or `-errno`; nothing
+ * here throws for a failed syscall (only for arguments of the wrong type).
+ */
+export interface NativeBinding {
+  /** Starts a job described by `slots` (JobSlot inputs); results are written back into it. */
+  startJob(slots: Float64Array, head: Buffer | undefined): [Promise<void>, NativeJobHandle] | number;
+  cancelJob(handle: NativeJobHandle): void;
+  jobProgress(handle: NativeJobHandle): number;
+  activeJobs(): number;
+  /** One copy_file_range on the threadpool, on dup()s of both fds. */
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
+  /** openat2 on the threadpool, on a dup() of `dirfd` (AT_FDCWD as is). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): Promise<number>;
+  /** A pipe owned by this environment until poolPipeClose (or the environment's end). */
+  poolPipeOpen(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
+  poolPipeClose(readFd: number, writeFd: number): number;
+  /** Bytes waiting in a pipe (FIONREAD), or -errno. */
+  pipeBytes(fd: number): number;
+  /** A new fd (O_CLOEXEC) for the same open file, which the caller closes; or -errno. */
+  dup(fd: number): number;
   setCork(fd: number, on: number): number;
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;
-  fadvise(fd: number, offset: number, length: number, advice: number): number;
-  cachedBytes(fd: number, offset: number, length: number): number;
+  testing: NativeTesting;
   constants: NativeConstants;
   syscallNames: string[];
 }

@@ -12,7 +12,7 @@ import { createSystemError } from '../native/errno.js';
 import type { NativeBinding } from '../native/binding.js';
 import { fallbackChannel } from '../diagnostics.js';
 import { copyThroughUserSpace } from './copy-fallback.js';
-import { openSource, type Source, type SourceInput } from './endpoint.js';
+import { holdOwnDescriptor, openSource, type Source, type SourceInput } from './endpoint.js';
 import { recordFallback, trackInFlight } from './metrics.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 import { reportTransfer, type TransferResult } from './run.js';
@@ -65,8 +65,8 @@ async function copyInKernel(
     if (want === 0) break;
     const n = await native.copyFileRange(source.fd, inOffset, target.fd, outOffset, want);
     calls++;
-    if (n < 0 && bytes === 0 && isUnsupportedErrno(n)) {
-      const why = describeUnsupported(n) ?? 'unsupported';
+    if (n < 0 && bytes === 0 && isUnsupportedErrno('copy_file_range', n)) {
+      const why = describeUnsupported('copy_file_range', n) ?? 'unsupported';
       recordFallback(`copy_file_range:${why}`);
       if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ from: 'copy_file_range', to: 'copy', errno: n, reason: why });
       return 'unsupported';
@@ -117,7 +117,7 @@ async function openDestination(dst: SourceInput, source: Source, sourceStats: fs
     }
     return { fd: handle.fd, kind: 'file', path: String(dst), close: () => handle.close() };
   }
-  return openSource(dst, 'dst');
+  return holdOwnDescriptor(await openSource(dst, 'dst'));
 }
 
 /** Offsets and length of a copy inside one inode, after the checks that keep it finite. */
@@ -185,7 +185,8 @@ export async function copyFileRange(src: SourceInput, dst: SourceInput, options?
   }
   if (signal?.aborted) throw createAbortError(signal, { bytesWritten: 0 });
 
-  const source = await openSource(src, 'src');
+  // Every chunk is a separate call: both ends are held on our own dups.
+  const source = holdOwnDescriptor(await openSource(src, 'src'));
   let target: Source | undefined;
   trackInFlight(1);
   try {

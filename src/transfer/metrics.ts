@@ -2,6 +2,8 @@
  * Process-wide counters, cheap enough to update on every transfer. The
  * library never resets them; `metrics()` returns a snapshot.
  */
+import { getNative } from '../native/capabilities.js';
+
 export type TransferMethod = 'sendfile' | 'splice' | 'tee' | 'copy_file_range' | 'copy';
 
 const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range', 'copy'];
@@ -44,7 +46,6 @@ const relays: RelayCounters = { started: 0, active: 0, bytes: 0, copiedForLackOf
 const pipes = { created: 0, idle: 0, live: 0, destroyedWithData: 0, resizeRefused: 0 };
 let coldOffloads = 0;
 let inFlight = 0;
-let nativeJobCount: () => number = () => 0;
 
 /** Counts one finished transfer (or one failed attempt, with `failed`). */
 export function recordTransfer(method: TransferMethod, bytes: number, syscalls: number, offloads: number, failed: boolean): void {
@@ -72,10 +73,6 @@ export function pipeCounters(): typeof pipes {
   return pipes;
 }
 
-export function setNativeJobCounter(count: () => number): void {
-  nativeJobCount = count;
-}
-
 /** A snapshot of every counter. */
 export function metrics(): Metrics {
   return {
@@ -83,7 +80,7 @@ export function metrics(): Metrics {
     fallbacks: { ...fallbacks },
     coldOffloads,
     inFlight,
-    nativeJobs: nativeJobCount(),
+    nativeJobs: getNative()?.activeJobs() ?? 0,
     relays: { ...relays },
     pipes: { ...pipes },
   };
