@@ -101,13 +101,13 @@ function isSameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
  * first: the same file reached through the same path, a symlink, a hard link
  * or `..` is refused before a byte of it is lost. Only then is it truncated.
  */
-async function openDestination(dst: SourceInput, source: Source, sourceStats: fs.BigIntStats): Promise<Source> {
+async function openDestination(dst: SourceInput, source: Source, sourceStats: fs.BigIntStats, sourceLabel: string): Promise<Source> {
   if (typeof dst === 'string' || dst instanceof URL) {
     const handle = await fs.promises.open(dst, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666);
     try {
       const stats = await fstatBig(handle.fd);
       if (isSameInode(stats, sourceStats)) {
-        throw createError('ZC_ERR_SAME_FILE', [source.path ?? `fd ${source.fd}`, String(dst)]);
+        throw createError('ZC_ERR_SAME_FILE', [source.path ?? sourceLabel, String(dst)]);
       }
       // Devices and FIFOs ignore O_TRUNC, and ftruncate fails on them (EINVAL): only files are emptied.
       if (stats.isFile()) await handle.truncate(0);
@@ -191,7 +191,7 @@ export async function copyFileRange(src: SourceInput, dst: SourceInput, options?
   trackInFlight(1);
   try {
     const sourceStats = await fstatBig(source.fd);
-    target = await openDestination(dst, source, sourceStats);
+    target = await openDestination(dst, source, sourceStats, typeof src === 'number' ? `fd ${src}` : typeof src === 'object' && !(src instanceof URL) ? `fd ${src.fd}` : String(src));
     if (isSameInode(await fstatBig(target.fd), sourceStats)) {
       ({ offset, dstOffset, length } = checkSameFileRanges(source, sourceStats, offset, dstOffset, length));
     }

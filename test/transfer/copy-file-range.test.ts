@@ -92,6 +92,13 @@ for (const mode of ['kernel', 'forced copy', 'without the addon'] as const) {
           }, dst);
           assert.equal(hashFileRange(file.path), file.sha256, `intact after ${dst}`);
         }
+        const fd = fs.openSync(file.path, 'r');
+        try {
+          await assert.rejects(copyFileRange(fd, link, options), { code: 'ZC_ERR_SAME_FILE', message: `'fd ${fd}' and '${link}' are the same file` });
+        } finally {
+          fs.closeSync(fd);
+        }
+        assert.equal(hashFileRange(file.path), file.sha256);
       });
 
       it('issue-9: refuses an overlapping destination offset instead of reading its own output', async () => {
