@@ -130,9 +130,9 @@ try {
   if (fs.existsSync(buildDir)) fs.renameSync(buildDir, savedDir);
   const env = cleanEnv({ npm_config_node_gyp: nodeGyp, ZEROCOPY_REQUIRE_NATIVE: '1' });
   status = await runTo(node.execPath, [path.join(root, 'scripts', 'build-native.js')], env);
-  if (status !== 0) throw new Error(`building the addon with Node ${node.version} failed`);
+  if (status !== 0) throw new Error(status > 128 ? 'interrupted' : `building the addon with Node ${node.version} failed`);
   status = await runTo(node.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], env);
-  if (status !== 0) throw new Error('tsc failed');
+  if (status !== 0) throw new Error(status > 128 ? 'interrupted' : 'tsc failed');
   const files = fs.readdirSync(path.join(root, 'dist', 'test'), { recursive: true })
     .filter((file) => String(file).endsWith('.test.js'))
     .map((file) => path.join('dist', 'test', String(file)))
@@ -149,6 +149,7 @@ try {
   restoreBuild();
   const counts = countsOf(tapFile);
   fs.rmSync(tapFile, { force: true });
-  log(`Node ${node.version}: ${counts.tests} tests, ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped, ${counts.cancelled} cancelled; exit ${status}`);
+  if (Number.isNaN(counts.tests)) log(`Node ${node.version}: the suite did not run to the end; exit ${status}`);
+  else log(`Node ${node.version}: ${counts.tests} tests, ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped, ${counts.cancelled} cancelled; exit ${status}`);
 }
 process.exit(status);
