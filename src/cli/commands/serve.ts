@@ -164,6 +164,7 @@ function parseSeconds(value: string | undefined, name: string): number | undefin
   return Math.round(Number(value) * MS_PER_SECOND);
 }
 
+/** What parseArgs returns for OPTIONS: booleans, strings, and string[] for `multiple` ones. */
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 function parseListen(values: Values): ListenAddress {
