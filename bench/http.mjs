@@ -16,7 +16,7 @@ import { buildHttpReport, deriveHttpMetrics } from './lib/http-report.mjs';
 import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
 import { formatNumber, readRawJson, writeRawJson, writeResults } from './lib/report.mjs';
 import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
-import { HTTP_SERVERS } from './peers/http-servers.mjs';
+import { BUN_BINARY, HTTP_SERVERS } from './peers/http-servers.mjs';
 import { projectBuildFact, splitArgs } from './peers/zerocopy.mjs';
 
 const options = readOptions(
@@ -98,6 +98,8 @@ async function measure() {
       ['nginx', 'nginx', ['-v']],
       ['wrk', 'wrk', ['-v']],
       ['C compiler', process.env.CC || 'cc', ['--version']],
+      ['Go', 'go', ['version']],
+      ['Bun', BUN_BINARY, ['--version']],
     ]),
     ['npm peers', peerPackageVersions(['express', 'serve-static', 'fastify', '@fastify/static'])],
     projectBuildFact(),
@@ -106,7 +108,7 @@ async function measure() {
   const records = [];
   for (const fixture of fixtures) {
     for (let run = 1; run <= settings.runs; run++) {
-      const active = servers.filter((s) => !unavailable.has(s.id));
+      const active = servers.filter((s) => !unavailable.has(s.id) && fixture.bytes <= (s.maxBytes ?? Infinity));
       // Rotate the order each run so no server always goes first (or last)
       // while the shared machine's background load drifts.
       const order = active.map((_, i) => active[(i + run - 1) % active.length]);
@@ -127,7 +129,7 @@ async function measure() {
   if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
   if (options.syscalls && canCountSyscalls()) {
     for (const fixture of fixtures) {
-      for (const server of servers.filter((s) => !unavailable.has(s.id))) {
+      for (const server of servers.filter((s) => !unavailable.has(s.id) && fixture.bytes <= (s.maxBytes ?? Infinity))) {
         const record = await traceHttpSyscalls({ server, fixture, settings });
         syscallRecords.push(record);
         const detail = record.outcome === 'ok' ? `per request: ${formatSyscalls(record.syscalls, record.requests, 4)}` : `${record.outcome}: ${record.reason}`;
