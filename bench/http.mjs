@@ -14,6 +14,8 @@ import { ensureFixtures, formatSize, parseSize } from './lib/fixtures.mjs';
 import { WRK_MAX_BYTES, measureHttpRun, traceHttpSyscalls } from './lib/http-measure.mjs';
 import { buildHttpReport, deriveHttpMetrics } from './lib/http-report.mjs';
 import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
+import { heavyLoadWarning, loadFact, startLoadMonitor } from './lib/load.mjs';
+import { liveGroups } from './lib/proc.mjs';
 import { formatNumber, readRawJson, writeRawJson, writeResults } from './lib/report.mjs';
 import { canCountSyscalls, formatSyscalls } from './lib/syscalls.mjs';
 import { BUN_BINARY, HTTP_SERVERS } from './peers/http-servers.mjs';
@@ -105,6 +107,7 @@ async function measure() {
     projectBuildFact(),
   ];
 
+  const load = startLoadMonitor(liveGroups);
   const records = [];
   for (const fixture of fixtures) {
     for (let run = 1; run <= settings.runs; run++) {
@@ -124,6 +127,10 @@ async function measure() {
     }
   }
 
+  const otherLoad = load.stop();
+  environment.push(loadFact(otherLoad));
+  if (otherLoad.heavy) log(heavyLoadWarning(otherLoad));
+
   // Untimed: strace slows the traced server several-fold.
   const syscallRecords = [];
   if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
@@ -141,6 +148,7 @@ async function measure() {
     quick: options.quick,
     settings,
     environment,
+    otherLoad,
     serverIds: servers.map((s) => s.id),
     // No absolute paths in committed results: the file is re-derived from the name.
     fixtures: fixtures.map(({ bytes, label, urlPath, sha256 }) => ({ bytes, label, urlPath, sha256 })),

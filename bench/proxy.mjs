@@ -12,6 +12,8 @@
 
 import { compileClient } from './lib/compile.mjs';
 import { describeEnvironment } from './lib/environment.mjs';
+import { heavyLoadWarning, loadFact, startLoadMonitor } from './lib/load.mjs';
+import { liveGroups } from './lib/proc.mjs';
 import { formatSize, parseSize } from './lib/fixtures.mjs';
 import { list, onOff, positiveInteger, readOptions } from './lib/options.mjs';
 import { measureProxyRun, traceProxySyscalls } from './lib/proxy-measure.mjs';
@@ -94,6 +96,7 @@ async function measure() {
     projectBuildFact(),
   ];
 
+  const load = startLoadMonitor(liveGroups);
   const records = [];
   for (let run = 1; run <= settings.runs; run++) {
     const active = proxies.filter((p) => !unavailable.has(p.id));
@@ -120,7 +123,7 @@ async function measure() {
       log(`strace   ${proxy.label.padEnd(24)} ${detail}`);
     }
   }
-  return { quick: options.quick, settings, environment, proxyIds: proxies.map((p) => p.id), unavailable: Object.fromEntries(unavailable), records, syscallRecords };
+  return { quick: options.quick, settings, environment, otherLoad, proxyIds: proxies.map((p) => p.id), unavailable: Object.fromEntries(unavailable), records, syscallRecords };
 }
 
 function describe(record) {
@@ -137,6 +140,7 @@ async function runRequestResponse() {
   const report = buildRrReport({
     title: `TCP relay benchmark: request/response${run.quick ? ' (quick smoke run)' : ''}`,
     environment: run.environment,
+    otherLoad: run.otherLoad,
     settings: run.settings,
     scenarios: run.scenarios,
     proxies,
@@ -172,6 +176,7 @@ async function measureRequestResponse() {
   for (const connections of options['rr-connections']) {
     for (const size of options['rr-sizes']) for (const depth of options['rr-depths']) scenarios.push({ connections, size, depth });
   }
+  const load = startLoadMonitor(liveGroups);
   const records = [];
   for (const scenario of scenarios) {
     for (let run = 1; run <= settings.runs; run++) {
@@ -188,6 +193,9 @@ async function measureRequestResponse() {
       }
     }
   }
+  const otherLoad = load.stop();
+  environment.push(loadFact(otherLoad));
+  if (otherLoad.heavy) log(heavyLoadWarning(otherLoad));
   const traces = [];
   if (options.syscalls && !canCountSyscalls()) log('strace is not installed: skipping syscall counts');
   if (options.syscalls && canCountSyscalls()) {
@@ -201,5 +209,5 @@ async function measureRequestResponse() {
       }
     }
   }
-  return { quick: options.quick, settings, environment, scenarios, proxyIds: proxies.map((p) => p.id), unavailable: Object.fromEntries(unavailable), records, traces };
+  return { quick: options.quick, settings, environment, otherLoad, scenarios, proxyIds: proxies.map((p) => p.id), unavailable: Object.fromEntries(unavailable), records, traces };
 }

@@ -6,6 +6,7 @@
 
 import { environmentTable, formatNumber, formatRatio, markdownTable, median, ratio } from './report.mjs';
 import { scenarioLabel } from './proxy-rr.mjs';
+import { heavyLoadWarning } from './load.mjs';
 import { renderBarChart } from './svg-chart.mjs';
 
 const key = (scenario) => scenarioLabel(scenario);
@@ -49,10 +50,11 @@ function perRoundTrip(trace) {
  * Builds the report. `scenarios` in run order, `proxies` the registry
  * entries that took part, `unavailable` id → reason.
  */
-export function buildRrReport({ title, environment, settings, scenarios, proxies, unavailable, records, traces }) {
+export function buildRrReport({ title, environment, otherLoad, settings, scenarios, proxies, unavailable, records, traces }) {
   const summaries = summarizeRr(records);
   const label = (id) => proxies.find((p) => p.id === id)?.label ?? id;
-  const lines = [`# ${title}`, '', environmentTable(environment), ''];
+  const warning = heavyLoadWarning(otherLoad);
+  const lines = [...(warning ? [warning, ''] : []), `# ${title}`, '', environmentTable(environment), ''];
   lines.push(
     `Each relay sat between rrclient (bench/clients/rrclient.c) and an echo upstream (the same program): every connection keeps`,
     `*depth* requests of *size* bytes in flight and sends the next as soon as a whole response is back; every response byte is`,
