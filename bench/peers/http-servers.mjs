@@ -40,7 +40,7 @@ export const HTTP_SERVERS = [
     label: 'nginx (sendfile on)',
     byDefault: true,
     unavailableReason: needsCommand('nginx'),
-    command: ({ root, port }) => nginxCommand({ root, port, sendfile: true }),
+    command: ({ root, port, connections }) => nginxCommand({ root, port, sendfile: true, connections }),
   },
   {
     // Issue 3 reports nginx served 1.27x more 4 KiB req/s with sendfile off.
