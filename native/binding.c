@@ -16,17 +16,34 @@
 #include "include/zc.h"
 #include "src/platform.h"
 
-/* Slots of the Float64Array a job writes its results into (src/native/binding.ts). */
+/* Slots of the Float64Array a job is started from and writes its results
+ * into (src/native/binding.ts, JobSlot): inputs first, then results. */
 enum {
-  RESULT_MOVED = 0,
-  RESULT_SYSCALLS,
-  RESULT_STATUS,
-  RESULT_FAILED_SYSCALL,
-  RESULT_IN_PIPE,
-  RESULT_HEAD_SENT,
-  RESULT_OFFLOADS,
-  RESULT_WAITS,
-  RESULT_SLOTS
+  SLOT_MODE = 0,
+  SLOT_SRC_FD,
+  SLOT_DST_FD,
+  SLOT_PIPE_RD,
+  SLOT_PIPE_WR,
+  SLOT_PIPE_CAPACITY,
+  SLOT_SRC_OFFSET,
+  SLOT_LENGTH,
+  SLOT_BUDGET,
+  SLOT_COPY_BUFFER,
+  SLOT_FLAGS,
+  SLOT_CACHE_WINDOW,
+  SLOT_CACHE_PROBE_STRIDE,
+  SLOT_MOVED,
+  SLOT_COPIED,
+  SLOT_SYSCALLS,
+  SLOT_STATUS,
+  SLOT_FAILED_SYSCALL,
+  SLOT_FAILED_SIDE,
+  SLOT_IN_PIPE,
+  SLOT_HEAD_SENT,
+  SLOT_OFFLOADS,
+  SLOT_WAITS,
+  SLOT_WAKEUPS,
+  JOB_SLOTS
 };
 
 typedef struct {
@@ -35,6 +52,10 @@ typedef struct {
   napi_ref resource;
   napi_async_context async_context;
   napi_async_cleanup_hook_handle cleanup;
+  /* Pool pipes of this environment (poolPipeOpen/poolPipeClose): a worker
+   * thread that exits closes them, since its JavaScript pool cannot. */
+  int* pool_fds;
+  size_t pool_fd_count, pool_fd_capacity;
 } zc_binding_t;
 
 typedef struct {
@@ -115,23 +136,31 @@ static napi_value i64_arg(napi_env env, napi_value v, int64_t* out) {
 
 /* --- transfer jobs --------------------------------------------------------- */
 
-static void write_results(napi_env env, zc_js_job_t* jj) {
+static double* job_slots(napi_env env, napi_ref ref) {
   napi_value array;
   void* data = NULL;
   size_t length = 0;
-  if (napi_get_reference_value(env, jj->result_ref, &array) != napi_ok) return;
-  if (napi_get_typedarray_info(env, array, NULL, &length, &data, NULL, NULL) != napi_ok) return;
-  if (length < RESULT_SLOTS) return;
-  double* r = data;
+  napi_typedarray_type type;
+  if (napi_get_reference_value(env, ref, &array) != napi_ok) return NULL;
+  if (napi_get_typedarray_info(env, array, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
+  return type == napi_float64_array && length >= JOB_SLOTS ? data : NULL;
+}
+
+static void write_results(napi_env env, zc_js_job_t* jj) {
+  double* r = job_slots(env, jj->result_ref);
+  if (r == NULL) return;
   const zc_job_t* j = &jj->job;
-  r[RESULT_MOVED] = (double)j->moved;
-  r[RESULT_SYSCALLS] = (double)j->syscalls;
-  r[RESULT_STATUS] = (double)j->status;
-  r[RESULT_FAILED_SYSCALL] = (double)j->failed_syscall;
-  r[RESULT_IN_PIPE] = (double)j->in_pipe;
-  r[RESULT_HEAD_SENT] = (double)j->head_sent;
-  r[RESULT_OFFLOADS] = (double)j->offloads;
-  r[RESULT_WAITS] = (double)j->wakeups;
+  r[SLOT_MOVED] = (double)j->moved;
+  r[SLOT_COPIED] = (double)j->copied;
+  r[SLOT_SYSCALLS] = (double)j->syscalls;
+  r[SLOT_STATUS] = (double)j->status;
+  r[SLOT_FAILED_SYSCALL] = (double)j->failed_syscall;
+  r[SLOT_FAILED_SIDE] = (double)j->failed_side;
+  r[SLOT_IN_PIPE] = (double)j->in_pipe;
+  r[SLOT_HEAD_SENT] = (double)j->head_sent;
+  r[SLOT_OFFLOADS] = (double)j->offloads;
+  r[SLOT_WAITS] = (double)j->waits;
+  r[SLOT_WAKEUPS] = (double)j->wakeups;
 }
 
 static void release_job_refs(napi_env env, zc_js_job_t* jj) {
@@ -185,63 +214,58 @@ static void finalize_job(napi_env env, void* data, void* hint) {
   zc_job_unref(data);
 }
 
-/* startJob(mode, srcFd, dstFd, pipeRd, pipeWr, pipeCapacity, srcOffset, length,
- *          budget, copyBufferSize, flags, results: Float64Array, head?: Buffer)
- *   → [Promise<void>, handle] or -errno (results[FAILED_SYSCALL] says which call). */
+/* startJob(slots: Float64Array, head?: Buffer) → [Promise<void>, handle] or
+ * -errno (slots[FAILED_SYSCALL] and slots[FAILED_SIDE] say which call). The
+ * input slots describe the job; the result slots are written when it ends. */
 static napi_value start_job(napi_env env, napi_callback_info info) {
-  ARGS(13);
-  I32(0, mode);
-  I32(1, src_fd);
-  I32(2, dst_fd);
-  I32(3, pipe_rd);
-  I32(4, pipe_wr);
-  I64(5, pipe_capacity);
-  I64(6, src_offset);
-  I64(7, length);
-  I64(8, budget);
-  I64(9, copy_buffer_size);
-  I32(10, flags);
+  ARGS(2);
   zc_binding_t* b = binding_of(env);
-
-  bool is_typed = false;
-  CHECK_NAPI(env, napi_is_typedarray(env, argv[11], &is_typed));
-  if (!is_typed) {
-    napi_throw_type_error(env, "ZC_ERR_NATIVE", "results must be a Float64Array");
-    return NULL;
-  }
   zc_js_job_t* jj = calloc(1, sizeof *jj);
   if (jj == NULL) return number(env, -ENOMEM);
+  if (napi_create_reference(env, argv[0], 1, &jj->result_ref) != napi_ok) {
+    free(jj);
+    CHECK_NAPI(env, napi_generic_failure);
+  }
+  const double* in = job_slots(env, jj->result_ref);
+  if (in == NULL) {
+    release_job_refs(env, jj);
+    free(jj);
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "job slots must be a Float64Array of JOB_SLOTS");
+    return NULL;
+  }
   zc_job_t* j = &jj->job;
   jj->binding = b;
   j->refs = 1; /* the JavaScript handle's */
-  j->mode = mode;
-  j->flags = (unsigned)flags;
-  j->src_fd = src_fd;
-  j->dst_fd = dst_fd;
-  j->pipe_rd = pipe_rd;
-  j->pipe_wr = pipe_wr;
-  j->pipe_capacity = (size_t)pipe_capacity;
-  j->src_offset = src_offset;
-  j->remaining = length;
-  j->budget = (size_t)budget;
-  j->copy_buffer_size = (size_t)copy_buffer_size;
+  j->mode = (int)in[SLOT_MODE];
+  j->flags = (unsigned)in[SLOT_FLAGS];
+  j->src_fd = (int)in[SLOT_SRC_FD];
+  j->dst_fd = (int)in[SLOT_DST_FD];
+  j->pipe_rd = (int)in[SLOT_PIPE_RD];
+  j->pipe_wr = (int)in[SLOT_PIPE_WR];
+  j->pipe_capacity = (size_t)in[SLOT_PIPE_CAPACITY];
+  j->src_offset = (int64_t)in[SLOT_SRC_OFFSET];
+  j->remaining = (int64_t)in[SLOT_LENGTH];
+  j->budget = (size_t)in[SLOT_BUDGET];
+  j->copy_buffer_size = (size_t)in[SLOT_COPY_BUFFER];
+  j->cache_window = (int64_t)in[SLOT_CACHE_WINDOW];
+  j->cache_probe_stride = (size_t)in[SLOT_CACHE_PROBE_STRIDE];
   j->done_cb = on_job_done;
 
   napi_valuetype head_type;
-  CHECK_NAPI(env, napi_typeof(env, argv[12], &head_type));
+  CHECK_NAPI(env, napi_typeof(env, argv[1], &head_type));
   if (head_type == napi_object) {
     void* head = NULL;
     size_t head_length = 0;
-    if (napi_get_buffer_info(env, argv[12], &head, &head_length) != napi_ok) {
+    if (napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok) {
+      release_job_refs(env, jj);
       free(jj);
       napi_throw_type_error(env, "ZC_ERR_NATIVE", "head must be a Buffer");
       return NULL;
     }
     j->head = head;
     j->head_length = head_length;
-    if (napi_create_reference(env, argv[12], 1, &jj->head_ref) != napi_ok) goto fail;
+    if (napi_create_reference(env, argv[1], 1, &jj->head_ref) != napi_ok) goto fail;
   }
-  if (napi_create_reference(env, argv[11], 1, &jj->result_ref) != napi_ok) goto fail;
 
   napi_value promise, handle, pair;
   if (napi_create_promise(env, &jj->deferred, &promise) != napi_ok) goto fail;
@@ -433,7 +457,17 @@ static napi_value copy_file_range_once(napi_env env, napi_callback_info info) {
                                                  optional_offset(&off_out), (size_t)count));
 }
 
-/* pipe(sizeHint) → [readFd, writeFd, capacity] or -errno. Both ends O_NONBLOCK|O_CLOEXEC. */
+static napi_value pipe_result(napi_env env, int fds[2], int capacity) {
+  napi_value out;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 3, &out));
+  CHECK_NAPI(env, napi_set_element(env, out, 0, number(env, fds[0])));
+  CHECK_NAPI(env, napi_set_element(env, out, 1, number(env, fds[1])));
+  CHECK_NAPI(env, napi_set_element(env, out, 2, number(env, capacity)));
+  return out;
+}
+
+/* pipe(sizeHint) → [readFd, writeFd, capacity] or -errno. Both ends
+ * O_NONBLOCK|O_CLOEXEC; the caller owns and closes them. */
 static napi_value make_pipe(napi_env env, napi_callback_info info) {
   ARGS(1);
   I32(0, size_hint);
@@ -441,12 +475,75 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
   int capacity = 0;
   int r = zc__pipe(fds, size_hint, &capacity);
   if (r < 0) return number(env, r);
-  napi_value out;
-  CHECK_NAPI(env, napi_create_array_with_length(env, 3, &out));
-  CHECK_NAPI(env, napi_set_element(env, out, 0, number(env, fds[0])));
-  CHECK_NAPI(env, napi_set_element(env, out, 1, number(env, fds[1])));
-  CHECK_NAPI(env, napi_set_element(env, out, 2, number(env, capacity)));
-  return out;
+  return pipe_result(env, fds, capacity);
+}
+
+static int remember_pool_fd(zc_binding_t* b, int fd) {
+  if (b->pool_fd_count == b->pool_fd_capacity) {
+    size_t capacity = b->pool_fd_capacity ? b->pool_fd_capacity * 2 : 64;
+    int* grown = realloc(b->pool_fds, capacity * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    b->pool_fds = grown;
+    b->pool_fd_capacity = capacity;
+  }
+  b->pool_fds[b->pool_fd_count++] = fd;
+  return 0;
+}
+
+static int forget_pool_fd(zc_binding_t* b, int fd) {
+  for (size_t i = 0; i < b->pool_fd_count; i++) {
+    if (b->pool_fds[i] != fd) continue;
+    b->pool_fds[i] = b->pool_fds[--b->pool_fd_count];
+    return 1;
+  }
+  return 0;
+}
+
+/* poolPipeOpen(sizeHint) → [readFd, writeFd, capacity] or -errno: a pipe
+ * owned by this environment until poolPipeClose, or until the environment
+ * (a worker thread) ends, which closes it. */
+static napi_value pool_pipe_open(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, size_hint);
+  zc_binding_t* b = binding_of(env);
+  int fds[2];
+  int capacity = 0;
+  int r = zc__pipe(fds, size_hint, &capacity);
+  if (r < 0) return number(env, r);
+  if (remember_pool_fd(b, fds[0]) < 0 || remember_pool_fd(b, fds[1]) < 0) {
+    forget_pool_fd(b, fds[0]);
+    zc__close(fds[0]);
+    zc__close(fds[1]);
+    return number(env, -ENOMEM);
+  }
+  return pipe_result(env, fds, capacity);
+}
+
+/* poolPipeClose(readFd, writeFd) → 0, or -EBADF for fds poolPipeOpen did not give. */
+static napi_value pool_pipe_close(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  I32(0, read_fd);
+  I32(1, write_fd);
+  zc_binding_t* b = binding_of(env);
+  int known = forget_pool_fd(b, read_fd) + forget_pool_fd(b, write_fd);
+  if (known != 2) return number(env, -EBADF);
+  zc__close(read_fd);
+  zc__close(write_fd);
+  return number(env, 0);
+}
+
+/* pipeBytes(fd) → bytes waiting in the pipe (FIONREAD), or -errno. */
+static napi_value pipe_bytes(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, fd);
+  return number(env, zc__pipe_bytes(fd));
+}
+
+/* dup(fd) → a new fd (O_CLOEXEC) the caller owns, or -errno. */
+static napi_value dup_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, fd);
+  return number(env, zc__dup(fd));
 }
 
 static napi_value set_cork(napi_env env, napi_callback_info info) {
@@ -481,9 +578,12 @@ static napi_value cached_bytes(napi_env env, napi_callback_info info) {
 
 /* --- module setup ---------------------------------------------------------- */
 
+/* Runs once no job or threadpool step can use a pool pipe any more. */
 static void on_loop_closed(void* arg) {
   zc_binding_t* b = arg;
   napi_async_cleanup_hook_handle handle = b->cleanup;
+  for (size_t i = 0; i < b->pool_fd_count; i++) zc__close(b->pool_fds[i]);
+  free(b->pool_fds);
   free(b);
   napi_remove_async_cleanup_hook(handle);
 }
@@ -509,15 +609,16 @@ static const constant_t constants[] = {
   {"MODE_TEE", ZC_MODE_TEE},
   {"MODE_COPY", ZC_MODE_COPY},
   {"SRC_REGULAR", ZC_SRC_REGULAR},
-  {"SRC_PIPE", ZC_SRC_PIPE},
-  {"DST_PIPE", ZC_DST_PIPE},
   {"DST_SOCKET", ZC_DST_SOCKET},
   {"DST_REGULAR", ZC_DST_REGULAR},
-  {"NO_CACHE_CHECK", ZC_NO_CACHE_CHECK},
+  {"HEAD_MORE", ZC_HEAD_MORE},
+  {"SMALL_COPY", ZC_SMALL_COPY},
   {"STATUS_OK", ZC_STATUS_OK},
   {"STATUS_EOF", ZC_STATUS_EOF},
   {"STATUS_CANCELED", ZC_STATUS_CANCELED},
-  {"RESULT_SLOTS", RESULT_SLOTS},
+  {"JOB_SLOTS", JOB_SLOTS},
+  {"SIDE_SRC", ZC_SIDE_SRC},
+  {"SIDE_DST", ZC_SIDE_DST},
   {"O_RDONLY", O_RDONLY},
   {"O_NONBLOCK", O_NONBLOCK},
   {"O_DIRECTORY", O_DIRECTORY},
@@ -536,7 +637,7 @@ static const constant_t constants[] = {
 /* Index = zc_syscall_t. */
 static const char* const syscall_names[] = {
   "", "sendfile", "splice", "tee", "read", "write", "send", "epoll_ctl", "dup", "malloc",
-  "uv_queue_work",
+  "uv_queue_work", "poll", "getsockopt",
 };
 
 typedef struct {
@@ -551,18 +652,38 @@ static const function_t functions[] = {
   {"activeJobs", active_jobs},
   {"copyFileRange", copy_file_range_async},
   {"openat2", openat2_async},
+  {"poolPipeOpen", pool_pipe_open},
+  {"poolPipeClose", pool_pipe_close},
+  {"pipeBytes", pipe_bytes},
+  {"dup", dup_fd},
+  {"setCork", set_cork},
+  {"fileType", file_type},
+};
+
+/* Synchronous single calls for tests and tools, kept off the main object:
+ * they run on the calling thread (a cold file would block it) and bypass
+ * every policy the library applies. */
+static const function_t testing_functions[] = {
   {"sendfileOnce", sendfile_once},
   {"spliceOnce", splice_once},
   {"teeOnce", tee_once},
   {"copyFileRangeOnce", copy_file_range_once},
   {"pipe", make_pipe},
-  {"setCork", set_cork},
-  {"fileType", file_type},
   {"fadvise", fadvise},
   {"cachedBytes", cached_bytes},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static napi_status define_functions(napi_env env, napi_value target, const function_t* table, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    napi_value fn;
+    napi_status status = napi_create_function(env, table[i].name, NAPI_AUTO_LENGTH, table[i].fn, NULL, &fn);
+    if (status == napi_ok) status = napi_set_named_property(env, target, table[i].name, fn);
+    if (status != napi_ok) return status;
+  }
+  return napi_ok;
+}
 
 static napi_value init(napi_env env, napi_value exports) {
   uv_loop_t* uv_loop = NULL;
@@ -587,12 +708,11 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK_NAPI(env, napi_set_instance_data(env, b, NULL, NULL));
   CHECK_NAPI(env, napi_add_async_cleanup_hook(env, on_env_cleanup, b, NULL));
 
-  for (size_t i = 0; i < COUNT(functions); i++) {
-    napi_value fn;
-    CHECK_NAPI(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn,
-                                         NULL, &fn));
-    CHECK_NAPI(env, napi_set_named_property(env, exports, functions[i].name, fn));
-  }
+  CHECK_NAPI(env, define_functions(env, exports, functions, COUNT(functions)));
+  napi_value testing;
+  CHECK_NAPI(env, napi_create_object(env, &testing));
+  CHECK_NAPI(env, define_functions(env, testing, testing_functions, COUNT(testing_functions)));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "testing", testing));
   napi_value consts, names;
   CHECK_NAPI(env, napi_create_object(env, &consts));
   for (size_t i = 0; i < COUNT(constants); i++)

@@ -88,6 +88,15 @@ export const codes = {
     base: Error,
     message: (path: string) => `Refusing to overwrite ${path} (use --force)`,
   },
+  ZC_ERR_SAME_FILE: {
+    base: Error,
+    message: (src: string, dst: string) => `'${src}' and '${dst}' are the same file`,
+  },
+  ZC_ERR_OVERLAPPING_RANGES: {
+    base: RangeError,
+    message: (srcStart: number, dstStart: number, length: number) =>
+      `The source range [${srcStart}, ${srcStart + length}) and the destination range [${dstStart}, ${dstStart + length}) overlap in the same file`,
+  },
   ABORT_ERR: {
     base: Error,
     name: 'AbortError',

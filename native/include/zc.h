@@ -36,11 +36,13 @@ typedef enum {
 
 typedef enum {
   ZC_SRC_REGULAR = 1 << 0,   /* regular file: never polled, page residency checked */
-  ZC_SRC_PIPE = 1 << 1,
-  ZC_DST_PIPE = 1 << 2,
-  ZC_DST_SOCKET = 1 << 3,    /* head and copies use send(MSG_NOSIGNAL) */
-  ZC_DST_REGULAR = 1 << 4,   /* regular file: never polled */
-  ZC_NO_CACHE_CHECK = 1 << 5 /* do not move cold-file reads to the threadpool */
+  ZC_DST_SOCKET = 1 << 1,    /* head and copies use send(MSG_NOSIGNAL) */
+  ZC_DST_REGULAR = 1 << 2,   /* regular file: never polled */
+  ZC_HEAD_MORE = 1 << 3,     /* send the head with MSG_MORE: body bytes are known to follow */
+  /* With an internal pipe: read into the copy buffer first (copy_buffer_size
+   * bytes); a message that fits is sent from there, one that fills it is
+   * spliced from then on (HAProxy's splice-auto). */
+  ZC_SMALL_COPY = 1 << 4
 } zc_job_flags_t;
 
 /* Final job status, besides a negative errno. */
@@ -62,8 +64,13 @@ typedef enum {
   ZC_SYS_EPOLL_CTL,
   ZC_SYS_DUP,
   ZC_SYS_MALLOC,
-  ZC_SYS_QUEUE_WORK
+  ZC_SYS_QUEUE_WORK,
+  ZC_SYS_POLL,
+  ZC_SYS_GETSOCKOPT
 } zc_syscall_t;
+
+/* Which of the job's two descriptors a failure concerns. */
+typedef enum { ZC_SIDE_NONE = 0, ZC_SIDE_SRC = 1, ZC_SIDE_DST = 2 } zc_side_t;
 
 typedef enum {
   ZC_JOB_NEW = 0,
@@ -86,7 +93,13 @@ struct zc_job_s {
   int64_t src_offset;     /* -1: read from and advance the file position */
   int64_t remaining;      /* bytes still to take from src; -1: until EOF */
   size_t budget;          /* bytes per wakeup before yielding to the loop */
-  size_t copy_buffer_size;/* ZC_MODE_COPY only */
+  size_t copy_buffer_size;/* ZC_MODE_COPY, or ZC_SMALL_COPY */
+  /* Cold-page policy for a ZC_SRC_REGULAR source (0 turns the check off):
+   * before a read, this many bytes ahead (at most) are checked for page-cache
+   * residency, and a miss runs that one read on the threadpool. Where the
+   * exact count (cachestat) is unavailable, one probe per cache_probe_stride. */
+  int64_t cache_window;
+  size_t cache_probe_stride;
   const char* head;       /* optional bytes written to dst before the body */
   size_t head_length;
   zc_job_cb done_cb;      /* called once, on the loop thread */
@@ -94,20 +107,33 @@ struct zc_job_s {
 
   /* Results, valid in done_cb (moved and head_sent are live). */
   int64_t moved;          /* body bytes delivered to dst */
+  int64_t copied;         /* of those, bytes a ZC_SMALL_COPY job sent from its buffer */
   size_t head_sent;
-  int64_t in_pipe;        /* bytes left in the internal pipe (lost if nonzero at the end) */
+  int64_t in_pipe;        /* bytes left in the internal pipe: exact, offloaded steps
+                             included (nonzero at the end: the pipe must not be reused) */
   uint64_t syscalls;
   uint32_t offloads;      /* steps run on the threadpool because pages were cold */
-  uint32_t wakeups;
+  uint32_t waits;         /* times the job parked in the epoll set */
+  uint32_t wakeups;       /* epoll events that reached the job */
   int status;             /* zc_status_t or -errno */
   int failed_syscall;     /* zc_syscall_t */
+  int failed_side;        /* zc_side_t: which descriptor the failure concerns */
 
   /* Private. */
   zc_loop_t* loop;
   int state;
   int refs;
   int src_dup, dst_dup;
-  int src_armed, dst_armed;
+  /* Readiness (see loop.c): each pollable dup is registered once, edge-triggered,
+   * the first time the job must wait on it, and stays registered until the job
+   * ends. An edge sets *_ready; an EAGAIN attributed to a side clears it. */
+  int src_registered, dst_registered;
+  int src_ready, dst_ready;
+  int wait_src, wait_dst;
+  int ambiguous;          /* EAGAINs in a row that poll() could not attribute */
+  int src_drained;        /* a short read emptied src: wait for it, no probing read */
+  int src_hangup_seen;    /* an edge reported src's FIN/hang-up: an EOF may wait behind the data */
+  int splicing;           /* ZC_SMALL_COPY: a message filled the buffer, splice the rest */
   int src_eof;
   int cancel_requested;
   int64_t src_size;
@@ -141,7 +167,10 @@ void zc_job_cancel(zc_job_t* job);
 void zc_job_ref(zc_job_t* job);
 void zc_job_unref(zc_job_t* job); /* frees the job at zero */
 
-/* A blocking call run on the libuv threadpool; result is >= 0 or -errno. */
+/* A blocking call run on the libuv threadpool; result is >= 0 or -errno.
+ * zc_call_queue() dup()s fd_in and fd_out (those >= 0) and the call uses and
+ * closes the dups, so a caller closing its fd meanwhile cannot redirect the
+ * call to whatever file reuses the number. */
 typedef struct zc_call_s zc_call_t;
 typedef void (*zc_call_cb)(zc_call_t* call);
 typedef enum { ZC_CALL_COPY_FILE_RANGE = 1, ZC_CALL_OPENAT2 } zc_call_op_t;

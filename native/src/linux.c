@@ -5,7 +5,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -151,6 +153,36 @@ int zc__pipe(int fds[2], int size_hint, int* capacity) {
     return err;
   }
   *capacity = cap;
+  return 0;
+}
+
+/* Bytes waiting in a pipe (FIONREAD on either end). */
+int zc__pipe_bytes(int fd) {
+  int n = 0;
+  if (ioctl(fd, FIONREAD, &n) != 0) return -errno;
+  return n;
+}
+
+/* A socket's pending error (SO_ERROR, which also clears it): > 0 an errno,
+ * 0 none, -errno when it cannot be read (-ENOTSOCK for a pipe). */
+int zc__socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+  return err;
+}
+
+/* One zero-timeout poll(2) of a reading and a writing fd: which side is ready. */
+int zc__poll_pair(int fd_in, int* in_events, int fd_out, int* out_events) {
+  struct pollfd fds[2] = {{fd_in, POLLIN | POLLRDHUP, 0}, {fd_out, POLLOUT, 0}};
+  int r = (int)ZC__RETRY(poll(fds, 2, 0));
+  if (r < 0) return r;
+  int* out[2] = {in_events, out_events};
+  for (int i = 0; i < 2; i++) {
+    short e = fds[i].revents;
+    *out[i] = ((e & (POLLIN | POLLRDHUP)) ? ZC_POLL_IN : 0) | ((e & POLLOUT) ? ZC_POLL_OUT : 0) |
+              ((e & (POLLERR | POLLNVAL)) ? ZC_POLL_ERROR : 0) | ((e & POLLHUP) ? ZC_POLL_HANGUP : 0);
+  }
   return 0;
 }
 

@@ -1,10 +1,18 @@
 /*
  * Event-loop plumbing: one private epoll instance per libuv loop, watched by
  * libuv through a single uv_poll_t on the epoll fd. Jobs register their own
- * dup()s in it (EPOLLONESHOT, re-armed after each EAGAIN), so no fd that a
- * net.Socket watches ever gets a second uv_poll_t (libuv does not support
- * that). An eventfd in the same set wakes jobs that yielded after spending
- * their per-wakeup budget. Cold-file steps run on the libuv threadpool.
+ * dup()s in it, so no fd that a net.Socket watches ever gets a second
+ * uv_poll_t (libuv does not support that). An eventfd in the same set wakes
+ * jobs that yielded after spending their per-wakeup budget. Cold-file steps
+ * run on the libuv threadpool.
+ *
+ * Readiness is edge-triggered, as in Go's netpoller: a dup is registered once
+ * (EPOLLET), the first time its job has to wait on it, and stays registered
+ * until the job ends, so waiting costs no epoll_ctl per message. Each edge
+ * marks its side ready; the job runs when a side it waits on is ready. No
+ * wakeup is lost: a job waits on a side only after an EAGAIN from it (or a
+ * poll() saying it is not ready), and an edge after that is queued in the
+ * epoll set until the next epoll_wait, which runs on this same thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,22 +68,36 @@ void zc_job_unref(zc_job_t* j) {
   free(j);
 }
 
-static int epoll_update(zc_loop_t* loop, int fd, int* armed, uint32_t events, zc_job_t* j) {
+/* epoll_event.data carries the job pointer with the side in its low bit
+ * (jobs come from malloc, so the bit is free); NULL is the ready eventfd. */
+#define ZC_DST_TAG ((uintptr_t)1)
+
+static int register_side(zc_job_t* j, int side) {
+  int is_src = side == ZC_SIDE_SRC;
   struct epoll_event ev;
-  ev.events = events | EPOLLONESHOT;
-  ev.data.ptr = j;
-  int op = *armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (epoll_ctl(loop->epoll_fd, op, fd, &ev) != 0) return -errno;
-  *armed = 1;
+  /* EPOLLRDHUP: a peer's FIN wakes a reader like data does (it reads EOF). */
+  ev.events = EPOLLET | (is_src ? EPOLLIN | EPOLLRDHUP : EPOLLOUT);
+  ev.data.u64 = (uint64_t)((uintptr_t)j | (is_src ? 0 : ZC_DST_TAG));
+  if (epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_ADD, is_src ? j->src_dup : j->dst_dup, &ev) != 0) return -errno;
+  if (is_src) j->src_registered = 1;
+  else j->dst_registered = 1;
   return 0;
 }
 
-int zc__loop_arm(zc_job_t* j, int want_src, int want_dst) {
+int zc__loop_wait(zc_job_t* j, int want_src, int want_dst) {
   int r;
   if (!want_src && !want_dst) return -EAGAIN; /* nothing could ever wake it */
-  if (want_src && (r = epoll_update(j->loop, j->src_dup, &j->src_armed, EPOLLIN, j)) < 0) return r;
-  if (want_dst && (r = epoll_update(j->loop, j->dst_dup, &j->dst_armed, EPOLLOUT, j)) < 0) return r;
-  j->wakeups++;
+  if (want_src) {
+    j->src_ready = 0;
+    if (!j->src_registered && (r = register_side(j, ZC_SIDE_SRC)) < 0) return r;
+  }
+  if (want_dst) {
+    j->dst_ready = 0;
+    if (!j->dst_registered && (r = register_side(j, ZC_SIDE_DST)) < 0) return r;
+  }
+  j->wait_src = want_src;
+  j->wait_dst = want_dst;
+  j->waits++;
   return 0;
 }
 
@@ -84,9 +106,9 @@ int zc__loop_arm(zc_job_t* j, int want_src, int want_dst) {
  * always DEL first (epoll(7), "Will closing a file descriptor cause it to be
  * removed from all epoll interest lists?"). */
 void zc__loop_forget(zc_job_t* j) {
-  if (j->src_armed) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->src_dup, NULL);
-  if (j->dst_armed) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->dst_dup, NULL);
-  j->src_armed = j->dst_armed = 0;
+  if (j->src_registered) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->src_dup, NULL);
+  if (j->dst_registered) epoll_ctl(j->loop->epoll_fd, EPOLL_CTL_DEL, j->dst_dup, NULL);
+  j->src_registered = j->dst_registered = 0;
 }
 
 static void unlink_job(zc_job_t* j) {
@@ -147,6 +169,29 @@ static void run_ready(zc_loop_t* loop) {
   }
 }
 
+static zc_job_t* job_of(const struct epoll_event* ev) {
+  return (zc_job_t*)(uintptr_t)(ev->data.u64 & ~(uint64_t)ZC_DST_TAG);
+}
+
+/* One edge for one side of a job: note it, end the job if the side reports
+ * an error, run the job if it waits on that side. Jobs on the threadpool or
+ * running only take the note (an error shows in their next call). */
+static void deliver(zc_job_t* j, int side, uint32_t events) {
+  j->wakeups++;
+  if (side == ZC_SIDE_SRC) {
+    j->src_ready = 1;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) j->src_hangup_seen = 1;
+  } else {
+    j->dst_ready = 1;
+  }
+  if (j->state != ZC_JOB_POLLING && j->state != ZC_JOB_QUEUED) return;
+  if ((events & (EPOLLERR | EPOLLHUP)) &&
+      zc__job_check_side(j, side, (events & EPOLLERR) != 0, (events & EPOLLHUP) != 0) < 0)
+    return;
+  if (j->state == ZC_JOB_POLLING && ((j->wait_src && j->src_ready) || (j->wait_dst && j->dst_ready)))
+    zc__job_advance(j);
+}
+
 /* One epoll_wait per libuv wakeup: if more than a batch is ready, the epoll
  * fd stays readable and libuv calls again after its other handles. */
 static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
@@ -159,14 +204,15 @@ static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
   loop->dispatching++;
   /* An earlier job's completion may cancel (and free) a later one in the batch. */
   for (int i = 0; i < n; i++)
-    if (evs[i].data.ptr) zc_job_ref(evs[i].data.ptr);
+    if (job_of(&evs[i])) zc_job_ref(job_of(&evs[i]));
   for (int i = 0; i < n; i++) {
-    zc_job_t* j = evs[i].data.ptr;
+    zc_job_t* j = job_of(&evs[i]);
     if (j == NULL) {
       run_ready(loop);
       continue;
     }
-    if (j->state == ZC_JOB_POLLING) zc__job_advance(j);
+    if (j->state != ZC_JOB_DONE)
+      deliver(j, (evs[i].data.u64 & ZC_DST_TAG) ? ZC_SIDE_DST : ZC_SIDE_SRC, evs[i].events);
     zc_job_unref(j);
   }
   loop->dispatching--;
@@ -208,17 +254,22 @@ int zc__loop_offload(zc_job_t* j) {
 int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
   j->loop = loop;
   j->src_dup = j->dst_dup = -1;
+  j->src_ready = j->dst_ready = 1; /* unknown until a call says otherwise */
   j->failed_syscall = ZC_SYS_DUP;
+  j->failed_side = ZC_SIDE_SRC;
   if ((j->src_dup = zc__dup(j->src_fd)) < 0) return j->src_dup;
+  j->failed_side = ZC_SIDE_DST;
   if ((j->dst_dup = zc__dup(j->dst_fd)) < 0) {
     int r = j->dst_dup;
     zc__close(j->src_dup);
     return r;
   }
-  if (j->mode == ZC_MODE_COPY) {
+  j->failed_side = ZC_SIDE_NONE;
+  if (j->mode == ZC_MODE_COPY || ((j->flags & ZC_SMALL_COPY) && j->pipe_rd >= 0)) {
     j->buffer = malloc(j->copy_buffer_size);
     if (j->buffer == NULL) {
       j->failed_syscall = ZC_SYS_MALLOC;
+      j->failed_side = ZC_SIDE_NONE;
       release_fds(j);
       return -ENOMEM;
     }
@@ -338,6 +389,9 @@ static void call_done(uv_work_t* req, int status) {
   zc_call_t* c = req->data;
   zc_loop_t* loop = c->loop;
   loop->in_flight--;
+  zc__close(c->fd_in);
+  zc__close(c->fd_out);
+  c->fd_in = c->fd_out = -1;
   if (status == UV_ECANCELED) c->result = -ECANCELED;
   if (loop->closing) {
     /* Nobody is left to receive the result; an fd opened for nobody must not leak. */
@@ -352,10 +406,30 @@ static void call_done(uv_work_t* req, int status) {
   loop->dispatching--;
 }
 
+/* A descriptor the call owns for its lifetime: a dup of fd, or fd itself
+ * when it is not one (AT_FDCWD, -1). */
+static int own_fd(int fd) {
+  return fd >= 0 ? zc__dup(fd) : fd;
+}
+
 int zc_call_queue(zc_loop_t* loop, zc_call_t* call) {
   call->loop = loop;
   call->work.data = call;
+  int in = own_fd(call->fd_in);
+  if (call->fd_in >= 0 && in < 0) return in;
+  int out = own_fd(call->fd_out);
+  if (call->fd_out >= 0 && out < 0) {
+    zc__close(in);
+    return out;
+  }
+  call->fd_in = in;
+  call->fd_out = out;
   int r = uv_queue_work(loop->uv_loop, &call->work, call_work, call_done);
-  if (r == 0) loop->in_flight++;
-  return r;
+  if (r != 0) {
+    zc__close(in);
+    zc__close(out);
+    return r;
+  }
+  loop->in_flight++;
+  return 0;
 }

@@ -27,6 +27,15 @@ int zc__fstat_size(int fd, int64_t* size);
 int zc__file_type(int fd);
 int64_t zc__file_position(int fd);
 int zc__pipe(int fds[2], int size_hint, int* capacity);
+int zc__pipe_bytes(int fd);
+int zc__socket_error(int fd);
+
+/* What zc__poll_pair reports per fd (poll(2) revents, reduced). */
+#define ZC_POLL_IN 1
+#define ZC_POLL_OUT 2
+#define ZC_POLL_ERROR 4
+#define ZC_POLL_HANGUP 8
+int zc__poll_pair(int fd_in, int* in_events, int fd_out, int* out_events);
 int zc__set_cork(int fd, int on);
 int zc__fadvise(int fd, int64_t offset, int64_t length, int advice);
 int64_t zc__cached_bytes(int fd, int64_t offset, int64_t length);
@@ -38,7 +47,9 @@ void zc__job_advance(zc_job_t* job);
 void zc__job_run_offloaded(zc_job_t* job);              /* threadpool */
 void zc__job_after_offload(zc_job_t* job, int canceled); /* loop thread */
 void zc__job_finish(zc_job_t* job, int status, int failed_syscall);
-int zc__loop_arm(zc_job_t* job, int want_src, int want_dst);
+/* Ends the job if `side` reports an error or (dst) a hang-up; returns the status or 0. */
+int zc__job_check_side(zc_job_t* job, int side, int errors, int hangup);
+int zc__loop_wait(zc_job_t* job, int want_src, int want_dst);
 void zc__loop_queue_ready(zc_job_t* job);
 int zc__loop_offload(zc_job_t* job);
 void zc__loop_forget(zc_job_t* job); /* epoll DEL + bookkeeping, before the dups close */

@@ -2,21 +2,41 @@
  * The only module that loads the native addon. Everything else goes through
  * `capabilities.ts`, which decides whether the addon may be used.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** Opaque handle of a running native transfer job. */
 export type NativeJobHandle = { readonly __nativeJob: unique symbol };
 
-/** Slots of the Float64Array a job writes its results into (native/binding.c). */
-export const enum ResultSlot {
-  Moved = 0,
+/**
+ * Slots of the Float64Array a job is started from (inputs) and writes its
+ * results into (outputs), in native/binding.c's order.
+ */
+export const enum JobSlot {
+  Mode = 0,
+  SrcFd,
+  DstFd,
+  PipeRd,
+  PipeWr,
+  PipeCapacity,
+  SrcOffset,
+  Length,
+  Budget,
+  CopyBuffer,
+  Flags,
+  CacheWindow,
+  CacheProbeStride,
+  Moved,
+  Copied,
   Syscalls,
   Status,
   FailedSyscall,
+  FailedSide,
   InPipe,
   HeadSent,
   Offloads,
   Waits,
+  Wakeups,
 }
 
 export interface NativeConstants {
@@ -25,15 +45,16 @@ export interface NativeConstants {
   MODE_TEE: number;
   MODE_COPY: number;
   SRC_REGULAR: number;
-  SRC_PIPE: number;
-  DST_PIPE: number;
   DST_SOCKET: number;
   DST_REGULAR: number;
-  NO_CACHE_CHECK: number;
+  HEAD_MORE: number;
+  SMALL_COPY: number;
   STATUS_OK: number;
   STATUS_EOF: number;
   STATUS_CANCELED: number;
-  RESULT_SLOTS: number;
+  JOB_SLOTS: number;
+  SIDE_SRC: number;
+  SIDE_DST: number;
   O_RDONLY: number;
   O_NONBLOCK: number;
   O_DIRECTORY: number;
@@ -53,37 +74,46 @@ export interface NativeConstants {
  * The raw addon. Numbers returned are `>= 0` on success or `-errno`; nothing
  * here throws for a failed syscall (only for arguments of the wrong type).
  */
-export interface NativeBinding {
-  startJob(
-    mode: number,
-    srcFd: number,
-    dstFd: number,
-    pipeRd: number,
-    pipeWr: number,
-    pipeCapacity: number,
-    srcOffset: number,
-    length: number,
-    budget: number,
-    copyBufferSize: number,
-    flags: number,
-    results: Float64Array,
-    head: Buffer | undefined,
-  ): [Promise<void>, NativeJobHandle] | number;
-  cancelJob(handle: NativeJobHandle): void;
-  jobProgress(handle: NativeJobHandle): number;
-  activeJobs(): number;
-  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): Promise<number>;
+/**
+ * Synchronous single calls, for tests and tools only: they run on the
+ * calling thread (a cold file blocks it) and bypass every library policy.
+ */
+export interface NativeTesting {
   sendfileOnce(outFd: number, inFd: number, offset: number, count: number): number;
   spliceOnce(inFd: number, offset: number, outFd: number, count: number): number;
   teeOnce(inFd: number, outFd: number, count: number): number;
   copyFileRangeOnce(fdIn: number, offIn: number, fdOut: number, offOut: number, count: number): number;
+  /** A pipe the caller owns (closes with fs.closeSync). */
   pipe(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
+  fadvise(fd: number, offset: number, length: number, advice: number): number;
+  cachedBytes(fd: number, offset: number, length: number): number;
+}
+
+/**
+ * The raw addon. Numbers returned are `>= 0` on success or `-errno`; nothing
+ * here throws for a failed syscall (only for arguments of the wrong type).
+ */
+export interface NativeBinding {
+  /** Starts a job described by `slots` (JobSlot inputs); results are written back into it. */
+  startJob(slots: Float64Array, head: Buffer | undefined): [Promise<void>, NativeJobHandle] | number;
+  cancelJob(handle: NativeJobHandle): void;
+  jobProgress(handle: NativeJobHandle): number;
+  activeJobs(): number;
+  /** One copy_file_range on the threadpool, on dup()s of both fds. */
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
+  /** openat2 on the threadpool, on a dup() of `dirfd` (AT_FDCWD as is). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): Promise<number>;
+  /** A pipe owned by this environment until poolPipeClose (or the environment's end). */
+  poolPipeOpen(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
+  poolPipeClose(readFd: number, writeFd: number): number;
+  /** Bytes waiting in a pipe (FIONREAD), or -errno. */
+  pipeBytes(fd: number): number;
+  /** A new fd (O_CLOEXEC) for the same open file, which the caller closes; or -errno. */
+  dup(fd: number): number;
   setCork(fd: number, on: number): number;
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;
-  fadvise(fd: number, offset: number, length: number, advice: number): number;
-  cachedBytes(fd: number, offset: number, length: number): number;
+  testing: NativeTesting;
   constants: NativeConstants;
   syscallNames: string[];
 }
@@ -109,7 +139,25 @@ export function loadBinding(): NativeBinding | null {
   try {
     return createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
   } catch (error) {
-    loadFailure = `cannot load the native addon: ${(error as Error).message}`;
+    loadFailure = buildOutcome() ?? `cannot load the native addon: ${(error as Error).message}`;
     return null;
   }
+}
+
+/**
+ * Why the install left no addon, from the marker scripts/build-native.js
+ * writes next to it (BUILD_FAILED: the reason; BUILD_SKIPPED: the switch).
+ */
+function buildOutcome(): string | undefined {
+  const read = (name: string) => {
+    try {
+      return readFileSync(new URL(`../../../native/build/${name}`, import.meta.url), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const failed = read('BUILD_FAILED');
+  if (failed !== undefined) return `the native build failed: ${failed}`;
+  const skipped = read('BUILD_SKIPPED');
+  return skipped !== undefined ? `the native build was skipped: ${skipped}` : undefined;
 }

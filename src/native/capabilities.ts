@@ -28,29 +28,53 @@ export function setNativeForTesting(binding: NativeBinding | null | undefined): 
   };
 }
 
-const unsupported = new Map<number, string>([
-  // The kernel lacks the syscall (copy_file_range before 4.5, seccomp filters).
-  [errnoOf('ENOSYS'), 'syscall not implemented'],
-  // The fd types do not support this path: sendfile from a file without
-  // mmap-like reads (some /proc and FUSE files), splice from a file system
-  // without splice_read, copy_file_range on special files.
-  [errnoOf('EINVAL'), 'fd type not supported'],
-  // copy_file_range across file systems before Linux 5.3, and again since 5.19
-  // unless both are on the same file system type.
-  [errnoOf('EXDEV'), 'cross-device copy not supported'],
-  // Filesystems that refuse the operation outright (EOPNOTSUPP == ENOTSUP on Linux).
-  [errnoOf('EOPNOTSUPP'), 'operation not supported by the file system'],
-]);
+type ErrnoReasons = ReadonlyMap<number, string>;
+
+const ENOSYS: [number, string] = [errnoOf('ENOSYS'), 'syscall not implemented (old kernel or a seccomp filter)'];
 
 /**
- * True when `errno` means "this kernel path cannot serve these fds" rather
- * than a failure. Callers may fall back only when no byte has moved yet.
+ * Per syscall, the errnos that mean "this kernel path cannot serve these
+ * fds" (fall back to copying) rather than a failure (report it). Decided per
+ * call because the same errno means different things: EINVAL from sendfile
+ * is a source without mmap-like reads, but from copy_file_range it can also
+ * be an overlapping copy within one file, which copying would make endless,
+ * so copyFileRange refuses same-file overlaps before the first call.
  */
-export function isUnsupportedErrno(errno: number): boolean {
-  return unsupported.has(errno);
+const unsupportedBySyscall: Record<string, ErrnoReasons> = {
+  sendfile: new Map([
+    ENOSYS,
+    // The source does not support mmap-like reads (some /proc, sysfs and FUSE
+    // files), or the destination is opened O_APPEND.
+    [errnoOf('EINVAL'), 'the source or destination does not support sendfile'],
+  ]),
+  splice: new Map([
+    ENOSYS,
+    // A file system without splice_read/splice_write, or an O_APPEND destination.
+    [errnoOf('EINVAL'), 'the file system does not support splice'],
+  ]),
+  copy_file_range: new Map([
+    ENOSYS,
+    // Across file systems before Linux 5.3, and since 5.19 unless both are
+    // of the same file system type.
+    [errnoOf('EXDEV'), 'cross-device copy not supported'],
+    // File systems that refuse the operation outright (EOPNOTSUPP == ENOTSUP on Linux).
+    [errnoOf('EOPNOTSUPP'), 'operation not supported by the file system'],
+    // Special files (/proc, sysfs) and, on some kernels, file-system
+    // combinations; overlapping ranges in one file never get here.
+    [errnoOf('EINVAL'), 'these files cannot be copied in the kernel'],
+  ]),
+};
+
+/**
+ * True when `errno` from `syscall` means "this kernel path cannot serve these
+ * fds" rather than a failure. Callers may fall back only when no body byte
+ * has moved yet.
+ */
+export function isUnsupportedErrno(syscall: string, errno: number): boolean {
+  return unsupportedBySyscall[syscall]?.has(errno) ?? false;
 }
 
-/** Why `errno` counts as unsupported, for metrics and diagnostics. */
-export function describeUnsupported(errno: number): string | undefined {
-  return unsupported.get(errno);
+/** Why `errno` from `syscall` counts as unsupported, for metrics and diagnostics. */
+export function describeUnsupported(syscall: string, errno: number): string | undefined {
+  return unsupportedBySyscall[syscall]?.get(errno);
 }

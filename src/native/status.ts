@@ -3,7 +3,6 @@
  */
 import { loadFailure } from './binding.js';
 import { getNative } from './capabilities.js';
-import { setNativeJobCounter } from '../transfer/metrics.js';
 
 /** True when the native addon is loaded (Linux with a successful build). */
 export function isNativeAvailable(): boolean {
@@ -14,5 +13,3 @@ export function isNativeAvailable(): boolean {
 export function nativeUnavailableReason(): string | undefined {
   return getNative() === null ? (loadFailure ?? 'disabled') : undefined;
 }
-
-setNativeJobCounter(() => getNative()?.activeJobs() ?? 0);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 
 import { createAbortError, createError } from '../errors.js';
-import type { Source, Target } from './endpoint.js';
+import { socketGoneError, type Source, type Target } from './endpoint.js';
 
 /** 256 KiB: big enough that per-chunk overhead is small, small enough to stay out of the old GC space. */
 export const FALLBACK_CHUNK_BYTES = 256 << 10;
@@ -69,7 +69,7 @@ function writeFromFd(fd: number, data: Buffer, position: number | null): Promise
 export async function writeAll(target: Target, data: Buffer, signal: AbortSignal | undefined, position: number | null = null): Promise<void> {
   if (target.socket) {
     const socket = target.socket;
-    if (socket.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+    if (socket.destroyed) throw socketGoneError(socket);
     await new Promise<void>((resolve, reject) => {
       // The callback fires once Node is done with `data`, so the buffer can be reused.
       socket.write(data, (error) => (error ? reject(error) : resolve()));

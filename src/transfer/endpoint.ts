@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 
-import { createError } from '../errors.js';
+import { createAbortError, createError, type TransferErrorFields } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { createSystemError } from '../native/errno.js';
 
@@ -80,52 +80,95 @@ export function socketFd(socket: net.Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/**
+ * The error for a transfer whose socket is gone. A socket Node destroyed
+ * because the peer reset it carries that error (`socket.errored`): the
+ * transfer reports it as such (ECONNRESET, with errno and syscall), since a
+ * reset peer must look the same whether Node or the kernel path noticed
+ * first. A socket closed locally gives ZC_ERR_SOCKET_CLOSED.
+ */
+export function socketGoneError(socket: net.Socket | undefined, fields: TransferErrorFields = {}): Error {
+  const cause = socket?.errored as NodeJS.ErrnoException | null | undefined;
+  if (cause && typeof cause.errno === 'number' && typeof cause.code === 'string') {
+    return createSystemError(cause.errno, cause.syscall ?? 'read', { ...fields, cause });
+  }
+  return createError('ZC_ERR_SOCKET_CLOSED', [], fields);
+}
+
+/**
+ * The fd of `socket` right now, for a native job about to dup() it in this
+ * same synchronous step. Never read earlier and kept across an await: Node
+ * may close the socket meanwhile, and the number would then name whatever
+ * opened next (another client's socket, a file).
+ */
+export function liveSocketFd(socket: net.Socket): number {
+  const fd = socket.destroyed ? undefined : socketFd(socket);
+  if (fd === undefined) throw socketGoneError(socket);
+  return fd;
+}
+
 function isTls(socket: net.Socket): boolean {
   return (socket as unknown as { encrypted?: boolean }).encrypted === true;
 }
 
-async function waitForConnect(socket: net.Socket): Promise<void> {
-  if (!socket.connecting) return;
-  await new Promise<void>((resolve, reject) => {
-    const onConnect = () => {
+/**
+ * Waits for `start` to call back, for the socket to close (ZC_ERR_SOCKET_CLOSED)
+ * or for `signal` to abort (AbortError), whichever comes first.
+ */
+function waitUnlessClosed(socket: net.Socket, signal: AbortSignal | undefined, start: (done: (error?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error | null) => {
       socket.off('close', onClose);
-      resolve();
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
     };
-    const onClose = () => {
-      socket.off('connect', onConnect);
-      reject(createError('ZC_ERR_SOCKET_CLOSED', []));
-    };
-    socket.once('connect', onConnect);
+    const onClose = () => settle(socketGoneError(socket));
+    const onAbort = () => settle(createAbortError(signal, { bytesWritten: 0 }));
+    if (signal?.aborted) return onAbort();
     socket.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    start(settle);
+  });
+}
+
+async function waitForConnect(socket: net.Socket, signal: AbortSignal | undefined): Promise<void> {
+  if (!socket.connecting) return;
+  await waitUnlessClosed(socket, signal, (done) => {
+    socket.once('connect', () => done());
   });
 }
 
 /**
  * Waits until Node has handed every byte it queued on `socket` to the kernel,
- * so native writes cannot overtake them (headers before body).
+ * so native writes cannot overtake them (headers before body). An abort ends
+ * the wait (the queued bytes stay queued).
  */
-export async function flushSocketWrites(socket: net.Socket): Promise<void> {
+export async function flushSocketWrites(socket: net.Socket, signal?: AbortSignal): Promise<void> {
   if (socket.writableLength === 0) return;
   // A corked socket holds writes until uncorked; we are about to write
   // natively, so release it.
   while (socket.writableCorked > 0) socket.uncork();
   if (socket.writableLength === 0) return;
-  await new Promise<void>((resolve, reject) => {
-    socket.write(EMPTY, (error) => (error ? reject(error) : resolve()));
+  await waitUnlessClosed(socket, signal, (done) => {
+    socket.write(EMPTY, done);
   });
 }
 
-/** Resolves the destination of a transfer; for sockets, waits for connect and flushes Node's queue. */
-export async function prepareTarget(out: TargetInput, name = 'out'): Promise<Target> {
+/**
+ * Resolves the destination of a transfer; for sockets, waits for connect and
+ * flushes Node's queue. `signal` aborts either wait.
+ */
+export async function prepareTarget(out: TargetInput, name = 'out', signal?: AbortSignal): Promise<Target> {
   if (out instanceof net.Socket) {
-    if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
-    await waitForConnect(out);
+    if (out.destroyed) throw socketGoneError(out);
+    await waitForConnect(out, signal);
     if (isTls(out)) return { fd: -1, kind: 'tls', socket: out };
     if (!out.writable) throw createError('ZC_ERR_SOCKET_UNUSABLE', ['it is not writable (ended or closed)']);
-    await flushSocketWrites(out);
+    await flushSocketWrites(out, signal);
     const fd = socketFd(out);
     if (fd === undefined) {
-      if (out.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      if (out.destroyed) throw socketGoneError(out);
       // Not a kernel socket we can reach (e.g. a stream-wrapped duplex): copy through Node.
       return { fd: -1, kind: 'tls', socket: out };
     }
@@ -133,6 +176,21 @@ export async function prepareTarget(out: TargetInput, name = 'out'): Promise<Tar
   }
   assertFd(out, name);
   return { fd: out, kind: kindOfFd(out) };
+}
+
+/**
+ * The same source on a dup() of its fd that the transfer owns and closes,
+ * for transfers that make many calls over time (copy loops): a caller that
+ * closes its fd or FileHandle meanwhile cannot redirect the later calls to
+ * whatever file reuses the number. Sources the transfer opened itself, and
+ * every source without the addon (Node has no dup), are returned as they are.
+ */
+export function holdOwnDescriptor(source: Source): Source {
+  const native = getNative();
+  if (source.path !== undefined || native === null) return source;
+  const fd = native.dup(source.fd);
+  if (fd < 0) throw createSystemError(fd, 'dup', { fd: source.fd });
+  return { fd, kind: source.kind, close: () => new Promise<void>((resolve) => fs.close(fd, () => resolve())) };
 }
 
 /** Opens (for paths) or adopts (fds, FileHandles) the source of a transfer. */

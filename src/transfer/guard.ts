@@ -36,9 +36,15 @@ interface SuspendedTimeout {
  */
 export class TransferGuard {
   reason: CancelReason | undefined;
+  /** The socket whose 'close' canceled the transfer (reason 'socket-closed'). */
+  closedSocket: net.Socket | undefined;
   private readonly options: GuardOptions;
   private readonly onAbort = () => this.trip('aborted');
-  private readonly onClose = () => this.trip('socket-closed');
+  private readonly onClose = () => {
+    const closed = this.options.sockets?.find((socket) => socket.destroyed);
+    if (this.reason === undefined && !this.disposed) this.closedSocket = closed;
+    this.trip('socket-closed');
+  };
   private readonly suspended: SuspendedTimeout[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private idleProgress = -1;
@@ -53,7 +59,7 @@ export class TransferGuard {
     }
     if (options.idleTimeoutMs) this.armIdleTimer(options.idleTimeoutMs);
     if (options.signal?.aborted) this.trip('aborted');
-    for (const socket of options.sockets ?? []) if (socket.destroyed) this.trip('socket-closed');
+    if (options.sockets?.some((socket) => socket.destroyed)) this.onClose();
   }
 
   private trip(reason: CancelReason): void {

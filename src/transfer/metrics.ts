@@ -2,6 +2,8 @@
  * Process-wide counters, cheap enough to update on every transfer. The
  * library never resets them; `metrics()` returns a snapshot.
  */
+import { getNative } from '../native/capabilities.js';
+
 export type TransferMethod = 'sendfile' | 'splice' | 'tee' | 'copy_file_range' | 'copy';
 
 const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range', 'copy'];
@@ -9,6 +11,11 @@ const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range
 export interface MethodCounters {
   transfers: number;
   bytes: number;
+  /**
+   * Of `bytes`, those a splice transfer sent through its small-message
+   * buffer (recv + send: messages up to 16 KiB from a socket), not spliced.
+   */
+  bytesCopied: number;
   syscalls: number;
   errors: number;
 }
@@ -37,20 +44,20 @@ export interface Metrics {
 }
 
 const methods = Object.fromEntries(
-  METHODS.map((m) => [m, { transfers: 0, bytes: 0, syscalls: 0, errors: 0 }]),
+  METHODS.map((m) => [m, { transfers: 0, bytes: 0, bytesCopied: 0, syscalls: 0, errors: 0 }]),
 ) as Record<TransferMethod, MethodCounters>;
 const fallbacks: Record<string, number> = {};
 const relays: RelayCounters = { started: 0, active: 0, bytes: 0, copiedForLackOfPipes: 0 };
 const pipes = { created: 0, idle: 0, live: 0, destroyedWithData: 0, resizeRefused: 0 };
 let coldOffloads = 0;
 let inFlight = 0;
-let nativeJobCount: () => number = () => 0;
 
 /** Counts one finished transfer (or one failed attempt, with `failed`). */
-export function recordTransfer(method: TransferMethod, bytes: number, syscalls: number, offloads: number, failed: boolean): void {
+export function recordTransfer(method: TransferMethod, bytes: number, copied: number, syscalls: number, offloads: number, failed: boolean): void {
   const m = methods[method];
   m.transfers++;
   m.bytes += bytes;
+  m.bytesCopied += copied;
   m.syscalls += syscalls;
   if (failed) m.errors++;
   coldOffloads += offloads;
@@ -72,10 +79,6 @@ export function pipeCounters(): typeof pipes {
   return pipes;
 }
 
-export function setNativeJobCounter(count: () => number): void {
-  nativeJobCount = count;
-}
-
 /** A snapshot of every counter. */
 export function metrics(): Metrics {
   return {
@@ -83,7 +86,7 @@ export function metrics(): Metrics {
     fallbacks: { ...fallbacks },
     coldOffloads,
     inFlight,
-    nativeJobs: nativeJobCount(),
+    nativeJobs: getNative()?.activeJobs() ?? 0,
     relays: { ...relays },
     pipes: { ...pipes },
   };

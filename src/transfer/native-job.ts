@@ -2,8 +2,11 @@
  * One native transfer job: start it, read its results, cancel it. Policy
  * (fallbacks, what an EOF means, errors to throw) belongs to the callers.
  */
-import { ResultSlot, type NativeBinding, type NativeJobHandle } from '../native/binding.js';
+import { JobSlot, type NativeBinding, type NativeJobHandle } from '../native/binding.js';
+import type net from 'node:net';
+
 import { createSystemError } from '../native/errno.js';
+import { liveSocketFd } from './endpoint.js';
 
 /** Bytes a job moves per event-loop wakeup before letting other callbacks run.
  * 16 MiB gave 6–12 ms loop stalls in the feasibility study; 4 MiB keeps a
@@ -11,11 +14,29 @@ import { createSystemError } from '../native/errno.js';
 export const DEFAULT_BUDGET_BYTES = 4 << 20;
 /** Buffer of the copy fallback: large enough that syscalls stay cheap per byte. */
 export const COPY_BUFFER_BYTES = 256 << 10;
+/**
+ * Before a read from a regular file, this many bytes ahead (at most: never
+ * past what the job will read) are checked for page-cache residency; a miss
+ * sends that one read to the threadpool, so the loop never waits for the
+ * disk. 8 MiB is two budgets: one check per two wakeups, ~60 µs with
+ * cachestat(2) (~3% of sendfile's own CPU per byte).
+ */
+export const CACHE_WINDOW_BYTES = 8 << 20;
+/**
+ * Where cachestat(2) is missing (Linux < 6.5) or refused, residency is
+ * sampled with one RWF_NOWAIT read per this many bytes: a cold stretch
+ * between two probes costs at most one stride of blocking read on the loop.
+ */
+export const CACHE_PROBE_STRIDE_BYTES = 1 << 20;
 
 export interface NativeJobSpec {
   mode: number;
+  /** Ignored when `srcSocket` is set: its fd is read when the job starts. */
   srcFd: number;
+  /** Ignored when `dstSocket` is set: its fd is read when the job starts. */
   dstFd: number;
+  srcSocket?: net.Socket | undefined;
+  dstSocket?: net.Socket | undefined;
   /** Internal pipe, borrowed for the job's lifetime (splice between non-pipes). */
   pipe?: { readFd: number; writeFd: number; capacity: number };
   /** -1: read from and advance the source's file position. */
@@ -26,18 +47,27 @@ export interface NativeJobSpec {
   head?: Buffer;
   budget?: number;
   copyBufferSize?: number;
+  /** Bytes checked for residency before a file read; 0 skips the check (default CACHE_WINDOW_BYTES). */
+  cacheWindow?: number;
 }
 
 export interface JobOutcome {
   /** zc_status_t (0 ok, 1 eof, 2 canceled) or -errno. */
   status: number;
   moved: number;
+  /** Of `moved`, bytes a small-message splice job sent from its buffer (SMALL_COPY). */
+  copied: number;
   headSent: number;
   inPipe: number;
   syscalls: number;
   offloads: number;
+  /** Times the job parked waiting for readiness. */
   waits: number;
+  /** Readiness events that reached the job. */
+  wakeups: number;
   failedSyscall: string;
+  /** Which fd the failure concerns, when known. */
+  failedSide: 'src' | 'dst' | undefined;
 }
 
 export interface RunningJob {
@@ -48,47 +78,62 @@ export interface RunningJob {
   progress(): number;
 }
 
-function readOutcome(native: NativeBinding, results: Float64Array): JobOutcome {
+function sideOf(native: NativeBinding, value: number): 'src' | 'dst' | undefined {
+  if (value === native.constants.SIDE_SRC) return 'src';
+  if (value === native.constants.SIDE_DST) return 'dst';
+  return undefined;
+}
+
+function readOutcome(native: NativeBinding, slots: Float64Array): JobOutcome {
   return {
-    status: results[ResultSlot.Status]!,
-    moved: results[ResultSlot.Moved]!,
-    headSent: results[ResultSlot.HeadSent]!,
-    inPipe: results[ResultSlot.InPipe]!,
-    syscalls: results[ResultSlot.Syscalls]!,
-    offloads: results[ResultSlot.Offloads]!,
-    waits: results[ResultSlot.Waits]!,
-    failedSyscall: native.syscallNames[results[ResultSlot.FailedSyscall]!] ?? '',
+    status: slots[JobSlot.Status]!,
+    moved: slots[JobSlot.Moved]!,
+    copied: slots[JobSlot.Copied]!,
+    headSent: slots[JobSlot.HeadSent]!,
+    inPipe: slots[JobSlot.InPipe]!,
+    syscalls: slots[JobSlot.Syscalls]!,
+    offloads: slots[JobSlot.Offloads]!,
+    waits: slots[JobSlot.Waits]!,
+    wakeups: slots[JobSlot.Wakeups]!,
+    failedSyscall: native.syscallNames[slots[JobSlot.FailedSyscall]!] ?? '',
+    failedSide: sideOf(native, slots[JobSlot.FailedSide]!),
   };
 }
 
 /**
- * Starts a job on dup()s of `srcFd` and `dstFd` (the job closes its dups when
- * it ends; the caller keeps ownership of the originals). Throws a system
- * error when the job cannot start (EMFILE from dup, ...).
+ * Starts a job on dup()s of its two fds (the job closes its dups when it
+ * ends; the caller keeps ownership of the originals). A socket's fd is read
+ * here, in the same synchronous step as the dup, so a socket Node closed
+ * earlier can never lend its recycled number. Throws when a socket is gone,
+ * or a system error when the job cannot start (EMFILE from dup, ...) naming
+ * the fd whose dup failed.
  */
 export function startNativeJob(native: NativeBinding, spec: NativeJobSpec): RunningJob {
-  const results = new Float64Array(new ArrayBuffer(8 * native.constants.RESULT_SLOTS));
-  const started = native.startJob(
-    spec.mode,
-    spec.srcFd,
-    spec.dstFd,
-    spec.pipe?.readFd ?? -1,
-    spec.pipe?.writeFd ?? -1,
-    spec.pipe?.capacity ?? 0,
-    spec.srcOffset,
-    spec.length,
-    spec.budget ?? DEFAULT_BUDGET_BYTES,
-    spec.copyBufferSize ?? COPY_BUFFER_BYTES,
-    spec.flags,
-    results,
-    spec.head,
-  );
+  const srcFd = spec.srcSocket ? liveSocketFd(spec.srcSocket) : spec.srcFd;
+  const dstFd = spec.dstSocket ? liveSocketFd(spec.dstSocket) : spec.dstFd;
+  const slots = new Float64Array(native.constants.JOB_SLOTS);
+  slots[JobSlot.Mode] = spec.mode;
+  slots[JobSlot.SrcFd] = srcFd;
+  slots[JobSlot.DstFd] = dstFd;
+  slots[JobSlot.PipeRd] = spec.pipe?.readFd ?? -1;
+  slots[JobSlot.PipeWr] = spec.pipe?.writeFd ?? -1;
+  slots[JobSlot.PipeCapacity] = spec.pipe?.capacity ?? 0;
+  slots[JobSlot.SrcOffset] = spec.srcOffset;
+  slots[JobSlot.Length] = spec.length;
+  slots[JobSlot.Budget] = spec.budget ?? DEFAULT_BUDGET_BYTES;
+  slots[JobSlot.CopyBuffer] = spec.copyBufferSize ?? COPY_BUFFER_BYTES;
+  slots[JobSlot.Flags] = spec.flags;
+  slots[JobSlot.CacheWindow] = spec.cacheWindow ?? CACHE_WINDOW_BYTES;
+  slots[JobSlot.CacheProbeStride] = CACHE_PROBE_STRIDE_BYTES;
+  const started = native.startJob(slots, spec.head);
   if (typeof started === 'number') {
-    throw createSystemError(started, native.syscallNames[results[ResultSlot.FailedSyscall]!] || 'dup', { fd: spec.dstFd });
+    const side = sideOf(native, slots[JobSlot.FailedSide]!);
+    const syscall = native.syscallNames[slots[JobSlot.FailedSyscall]!] || 'dup';
+    throw createSystemError(started, syscall, side === undefined ? {} : { fd: side === 'src' ? srcFd : dstFd });
   }
   const [promise, handle] = started;
   return {
-    done: promise.then(() => readOutcome(native, results)),
+    done: promise.then(() => readOutcome(native, slots)),
     cancel: () => native.cancelJob(handle as NativeJobHandle),
     progress: () => native.jobProgress(handle),
   };

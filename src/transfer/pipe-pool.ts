@@ -1,11 +1,16 @@
 /**
  * A bounded pool of kernel pipes for splicing between two non-pipes (the
- * HAProxy `maxpipes` idea, and Go's splice pipe pool). A pipe that comes back
- * with bytes still inside is closed, never reused: those bytes belong to a
- * transfer that died. When the pool is exhausted, callers copy instead.
+ * HAProxy `maxpipes` idea, and Go's splice pipe pool). A pipe goes back to
+ * the pool only when it is provably empty: the transfer counted zero bytes
+ * left in it AND the kernel agrees (FIONREAD). Anything else is closed,
+ * never reused: leftover bytes belong to a transfer that died, and the next
+ * transfer on that pipe would deliver them to another peer. When the pool is
+ * exhausted, callers copy instead.
+ *
+ * The pipes belong to the addon's environment (poolPipeOpen): when a worker
+ * thread ends, the addon closes the ones its pool still held.
  */
-import fs from 'node:fs';
-
+import type { NativeBinding } from '../native/binding.js';
 import { getNative } from '../native/capabilities.js';
 import { pipeCounters, recordFallback } from './metrics.js';
 
@@ -36,6 +41,8 @@ export interface PipePoolOptions {
  */
 export class PipePool {
   private readonly idle: Pipe[] = [];
+  /** The addon that made this pool's pipes: they must be closed by the same one. */
+  private native: NativeBinding | null | undefined;
   private live = 0;
   readonly maxPipes: number;
   readonly maxIdle: number;
@@ -60,9 +67,9 @@ export class PipePool {
       return reused;
     }
     if (this.live >= this.maxPipes) return undefined;
-    const native = getNative();
+    const native = (this.native ??= getNative());
     if (native === null) return undefined;
-    const made = native.pipe(this.sizeHint);
+    const made = native.poolPipeOpen(this.sizeHint);
     if (typeof made === 'number') return undefined;
     const [readFd, writeFd, capacity] = made;
     this.live++;
@@ -73,9 +80,12 @@ export class PipePool {
     return { readFd, writeFd, capacity };
   }
 
-  /** Returns a pipe; `bytesInside` > 0 means it still holds data and is closed. */
+  /**
+   * Takes a pipe back. `bytesInside` is what the transfer counted left in it;
+   * unless that is 0 and the pipe really is empty, it is closed.
+   */
   release(pipe: Pipe, bytesInside: number): void {
-    if (bytesInside > 0) {
+    if (bytesInside !== 0 || this.native?.pipeBytes(pipe.readFd) !== 0) {
       pipeCounters().destroyedWithData++;
       this.destroy(pipe);
     } else if (this.idle.length < this.maxIdle) {
@@ -87,8 +97,7 @@ export class PipePool {
   }
 
   private destroy(pipe: Pipe): void {
-    fs.closeSync(pipe.readFd);
-    fs.closeSync(pipe.writeFd);
+    this.native?.poolPipeClose(pipe.readFd, pipe.writeFd);
     this.live--;
     pipeCounters().live--;
   }

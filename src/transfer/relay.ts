@@ -7,13 +7,13 @@ import net from 'node:net';
 import { createAbortError, createError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import type { NativeBinding } from '../native/binding.js';
-import { prepareTarget, socketFd } from './endpoint.js';
+import { prepareTarget, socketFd, socketGoneError } from './endpoint.js';
 import { TransferGuard } from './guard.js';
 import { recordFallback, relayCounters, trackInFlight } from './metrics.js';
 import { startNativeJob, type JobOutcome, type RunningJob } from './native-job.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 import { sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
-import { errorFromOutcome, reportTransfer } from './run.js';
+import { errorFromOutcome, reportTransfer, smallMessageSettings } from './run.js';
 import { takeOverReading, writeThroughNode } from './takeover.js';
 
 export interface RelayOptions {
@@ -68,7 +68,7 @@ const noStartHook = () => {};
 
 function assertSocket(value: unknown, name: string): asserts value is net.Socket {
   if (!(value instanceof net.Socket)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a net.Socket', value]);
-  if (value.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+  if (value.destroyed) throw socketGoneError(value);
 }
 
 /** Ends a socket's write side once Node's own queue is flushed (TCP FIN). */
@@ -135,7 +135,7 @@ export async function relay(a: net.Socket, b: net.Socket, options?: RelayOptions
   counters.active++;
   trackInFlight(1);
   try {
-    await Promise.all([prepareTarget(a, 'a'), prepareTarget(b, 'b')]);
+    await Promise.all([prepareTarget(a, 'a', signal), prepareTarget(b, 'b', signal)]);
     const native = getNative();
     const unreachable = socketFd(a) === undefined || socketFd(b) === undefined;
     if (native === null || unreachable) {
@@ -206,18 +206,22 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
   });
 
   const runDirection = async (d: Direction): Promise<void> => {
-    const fd = socketFd(d.from);
-    const outFd = socketFd(d.to);
+    // For reports only: the job reads the live fds itself when it starts.
+    const fd = socketFd(d.from) ?? -1;
+    const outFd = socketFd(d.to) ?? -1;
     try {
-      if (fd === undefined || outFd === undefined) throw createError('ZC_ERR_SOCKET_CLOSED', []);
+      const small = method === 'splice' ? smallMessageSettings(native) : { flags: 0, copyBufferSize: undefined };
       d.job = startNativeJob(native, {
         mode: method === 'splice' ? c.MODE_SPLICE : c.MODE_COPY,
         srcFd: fd,
         dstFd: outFd,
+        srcSocket: d.from,
+        dstSocket: d.to,
         pipe: d.pipe,
         srcOffset: -1,
         length: -1,
-        flags: c.DST_SOCKET,
+        flags: c.DST_SOCKET | small.flags,
+        copyBufferSize: small.copyBufferSize,
       });
     } catch (error) {
       // Never started (a socket closed meanwhile, or dup failed): its pipe is untouched.
@@ -227,7 +231,7 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
     }
     const outcome = (d.outcome = await d.job.done);
     if (d.pipe) pool.release(d.pipe, outcome.inPipe);
-    const error = errorFromOutcome(outcome, guard.reason, {
+    const error = errorFromOutcome(outcome, guard, {
       method,
       length: undefined,
       sourceKind: 'socket',

@@ -5,7 +5,7 @@ import { createAbortError, createError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { copyThroughUserSpace } from './copy-fallback.js';
 import { openSource, prepareTarget, type Source, type SourceInput, type Target, type TargetInput } from './endpoint.js';
-import { reportTransfer, endpointFlags, runWithFallback, type TransferResult } from './run.js';
+import { reportTransfer, endpointFlags, headFlags, runWithFallback, type TransferResult } from './run.js';
 import { trackInFlight, recordFallback, type TransferMethod } from './metrics.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NativeJobSpec } from './native-job.js';
@@ -69,7 +69,7 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
   const prefix = checkBuffer(opts.prefix, 'options.prefix');
   if (signal?.aborted) throw createAbortError(signal, { bytesWritten: 0 });
 
-  const target = await prepareTarget(out);
+  const target = await prepareTarget(out, 'out', signal);
   const source = await openSource(file);
   trackInFlight(1);
   try {
@@ -101,10 +101,11 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
       mode,
       srcFd: source.fd,
       dstFd: target.fd,
+      dstSocket: target.socket,
       pipe,
       srcOffset: offset ?? -1,
       length: length ?? -1,
-      flags: endpointFlags(native, source.kind, target.kind),
+      flags: endpointFlags(native, source.kind, target.kind) | headFlags(native, prefix, length),
       head: prefix,
     };
     return await runWithFallback(native, {
@@ -112,7 +113,7 @@ export async function sendFile(out: TargetInput, file: SourceInput, options?: Se
       method,
       pool,
       guard: { signal, sockets: target.socket ? [target.socket] : [] },
-      context: { length, sourceKind: source.kind, outFd: target.fd, signal },
+      context: { length, sourceKind: source.kind, outFd: target.fd, inFd: source.fd, signal },
     });
   } finally {
     trackInFlight(-1);

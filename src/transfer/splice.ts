@@ -6,7 +6,7 @@ import net from 'node:net';
 import { createAbortError, createError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import { copyThroughUserSpace, writeAll } from './copy-fallback.js';
-import { assertFd, kindOfFd, prepareTarget, type FdKind } from './endpoint.js';
+import { assertFd, kindOfFd, prepareTarget, socketGoneError, type FdKind } from './endpoint.js';
 import { trackInFlight, type TransferMethod } from './metrics.js';
 import type { NativeJobSpec } from './native-job.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
@@ -48,8 +48,8 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
 
   let source: SpliceSource;
   if (from instanceof net.Socket) {
-    if (from.destroyed) throw createError('ZC_ERR_SOCKET_CLOSED', []);
-    const fromTarget = await prepareTarget(from, 'from');
+    if (from.destroyed) throw socketGoneError(from);
+    const fromTarget = await prepareTarget(from, 'from', signal);
     if (fromTarget.kind === 'tls') throw createError('ZC_ERR_SOCKET_UNUSABLE', ['TLS sockets cannot be spliced']);
     source = { fd: fromTarget.fd, kind: 'socket', socket: from };
   } else {
@@ -59,7 +59,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
   if (offset !== undefined && source.kind !== 'file') {
     throw createError('ZC_ERR_INVALID_ARG', ['options.offset', 'omitted when the source cannot seek', offset]);
   }
-  const target = await prepareTarget(to, 'to');
+  const target = await prepareTarget(to, 'to', signal);
 
   let early = 0;
   if (source.socket) {
@@ -95,6 +95,8 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
       mode: method === 'copy' ? native.constants.MODE_COPY : native.constants.MODE_SPLICE,
       srcFd: source.fd,
       dstFd: target.fd,
+      srcSocket: source.socket,
+      dstSocket: target.socket,
       pipe,
       srcOffset: offset ?? -1,
       length: length ?? -1,
@@ -107,7 +109,7 @@ export async function splice(from: net.Socket | number, to: net.Socket | number,
         method,
         pool,
         guard: { signal, sockets },
-        context: { length, sourceKind: source.kind, outFd: target.fd, signal },
+        context: { length, sourceKind: source.kind, outFd: target.fd, inFd: source.fd, signal },
       });
       return { bytes: early + result.bytes, method: result.method };
     } catch (error) {
@@ -157,10 +159,10 @@ export async function tee(pipeIn: number, pipeOut: number, options?: TeeOptions)
       length,
       flags: endpointFlags(native, 'pipe', 'pipe'),
     };
-    const { outcome, reason } = await runGuardedJob(native, spec, { signal });
+    const { outcome, cause } = await runGuardedJob(native, spec, { signal });
     // EOF (no writers, empty pipe) is an ordinary answer for tee: 0 bytes.
     const error = outcome.status === 1 ? undefined
-      : errorFromOutcome(outcome, reason, { method: 'tee', length: undefined, sourceKind: 'pipe', outFd: pipeOut, signal });
+      : errorFromOutcome(outcome, cause, { method: 'tee', length: undefined, sourceKind: 'pipe', outFd: pipeOut, signal });
     reportTransfer('tee', outcome, pipeOut, pipeIn, error);
     if (error) throw error;
     return { bytes: outcome.moved, method: 'tee' };

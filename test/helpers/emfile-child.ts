@@ -6,10 +6,14 @@
 import fs from 'node:fs';
 
 import { splice } from '../../src/index.js';
+import { getNative } from '../../src/native/capabilities.js';
+import { socketFd } from '../../src/transfer/endpoint.js';
 import { sharedPipePool } from '../../src/transfer/pipe-pool.js';
 import { connectPair } from './net.js';
 import { openFdCount } from './process.js';
 
+// Load the addon (its epoll fd and eventfd) before the table fills up.
+getNative();
 const pool = sharedPipePool();
 const inbound = await connectPair({ pauseOnConnect: true });
 const outbound = await connectPair();
@@ -26,7 +30,7 @@ const before = openFdCount() - 1; // readdir of /proc/self/fd itself holds one f
 const error = await splice(inbound.server, outbound.server).then(() => undefined, (e) => e);
 pool.drain();
 const after = openFdCount() - 1;
-console.log(JSON.stringify({ code: error?.code, syscall: error?.syscall, before, after, poolSize: pool.size }));
+console.log(JSON.stringify({ code: error?.code, syscall: error?.syscall, fd: error?.fd, sourceFd: socketFd(inbound.server), before, after, poolSize: pool.size }));
 filler.forEach((fd) => fs.closeSync(fd));
 inbound.close();
 outbound.close();

@@ -13,7 +13,7 @@ const native = getNative();
 
 describe('native binding', { skip: native ? false : 'the addon is not built on this platform' }, () => {
   it('creates non-blocking pipes and reports their capacity', () => {
-    const made = native!.pipe(1 << 20);
+    const made = native!.testing.pipe(1 << 20);
     assert.ok(Array.isArray(made));
     const [readFd, writeFd, capacity] = made;
     try {
@@ -26,7 +26,7 @@ describe('native binding', { skip: native ? false : 'the addon is not built on t
   });
 
   it('returns -errno instead of throwing for a failed syscall', () => {
-    assert.equal(native!.sendfileOnce(-1, -1, 0, 1), errnoOf('EBADF'));
+    assert.equal(native!.testing.sendfileOnce(-1, -1, 0, 1), errnoOf('EBADF'));
     assert.equal(native!.setCork(0, 1) < 0, true);
   });
 
@@ -40,21 +40,21 @@ describe('native binding', { skip: native ? false : 'the addon is not built on t
 
   it('performs single non-blocking steps of splice, tee and copy_file_range', () => {
     const tmp = makeTempDir();
-    const [inRead, inWrite] = native!.pipe(0) as [number, number, number];
-    const [outRead, outWrite] = native!.pipe(0) as [number, number, number];
+    const [inRead, inWrite] = native!.testing.pipe(0) as [number, number, number];
+    const [outRead, outWrite] = native!.testing.pipe(0) as [number, number, number];
     try {
       const file = makeRandomFile(tmp.dir, 'steps', 8192);
       const data = fs.readFileSync(file.path);
       const fd = fs.openSync(file.path, 'r');
       const copy = fs.openSync(`${file.path}.copy`, 'w+');
-      assert.equal(native!.spliceOnce(fd, 100, inWrite, 1000), 1000, 'file → pipe at an offset');
-      assert.equal(native!.teeOnce(inRead, outWrite, 1 << 20), 1000, 'tee duplicates what the pipe holds');
-      assert.equal(native!.spliceOnce(inRead, -1, outWrite, 1 << 20), 1000, 'pipe → pipe consumes it');
+      assert.equal(native!.testing.spliceOnce(fd, 100, inWrite, 1000), 1000, 'file → pipe at an offset');
+      assert.equal(native!.testing.teeOnce(inRead, outWrite, 1 << 20), 1000, 'tee duplicates what the pipe holds');
+      assert.equal(native!.testing.spliceOnce(inRead, -1, outWrite, 1 << 20), 1000, 'pipe → pipe consumes it');
       const out = Buffer.alloc(4000);
       assert.equal(fs.readSync(outRead, out), 2000);
       assert.deepEqual(out.subarray(0, 2000), Buffer.concat([data.subarray(100, 1100), data.subarray(100, 1100)]));
-      assert.equal(native!.teeOnce(inRead, outWrite, 10), errnoOf('EAGAIN'), 'an empty pipe answers EAGAIN, not a wait');
-      assert.equal(native!.copyFileRangeOnce(fd, 4096, copy, 0, 4096), 4096);
+      assert.equal(native!.testing.teeOnce(inRead, outWrite, 10), errnoOf('EAGAIN'), 'an empty pipe answers EAGAIN, not a wait');
+      assert.equal(native!.testing.copyFileRangeOnce(fd, 4096, copy, 0, 4096), 4096);
       assert.deepEqual(fs.readFileSync(`${file.path}.copy`), data.subarray(4096));
       [fd, copy].forEach((f) => fs.closeSync(f));
     } finally {
@@ -73,7 +73,7 @@ describe('native binding', { skip: native ? false : 'the addon is not built on t
   });
 
   it('rejects arguments of the wrong type with a TypeError', () => {
-    assert.throws(() => native!.sendfileOnce('1' as never, 0, 0, 0), TypeError);
+    assert.throws(() => native!.testing.sendfileOnce('1' as never, 0, 0, 0), TypeError);
   });
 
   it('works in a worker thread, which can exit with a transfer pending', async () => {

@@ -39,7 +39,13 @@ async function connectUntilFdReused(listener: net.Server, fd: number) {
     close: () => pairs.forEach((p) => p.close()),
   };
 }
-const LOOP_DELAY_P99_LIMIT_MS = 50;
+/**
+ * A loop blocked by the transfer itself stalls for the whole send (hundreds
+ * of ms to seconds for 256 MiB); a loop sharing 2 cores with other work sees
+ * tens of ms of scheduling noise. 250 ms tells the two apart without racing
+ * the machine's load.
+ */
+const LOOP_DELAY_P99_LIMIT_MS = 250;
 
 describe('sendFile under pressure', () => {
   const tmp = makeTempDir();
@@ -50,7 +56,7 @@ describe('sendFile under pressure', () => {
   });
   after(() => tmp.remove());
 
-  it('keeps the event loop responsive while a slow reader takes 256 MiB (p99 < 50 ms)', async () => {
+  it('keeps the event loop responsive while a slow reader takes 256 MiB', async () => {
     const pair = await connectPair();
     const received = collect(pair.client, { bytesPerSecond: 150 * MIB });
     const delay = measureLoopDelay();
@@ -69,8 +75,8 @@ describe('sendFile under pressure', () => {
     const fd = fs.openSync(big.path, 'r');
     fs.fsyncSync(fd);
     // Clean pages of a file can be dropped by anyone who can read it.
-    assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
-    const cached = native.cachedBytes(fd, 0, big.size);
+    assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+    const cached = native.testing.cachedBytes(fd, 0, big.size);
     fs.closeSync(fd);
     assert.ok(cached < big.size / 4, `file still ${cached} bytes cached after DONTNEED`);
 
@@ -106,14 +112,14 @@ describe('sendFile under pressure', () => {
     const fd = fs.openSync(patchy.path, 'r');
     try {
       fs.fsyncSync(fd);
-      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
-      assert.equal(native.fadvise(fd, 0, 0, native.constants.POSIX_FADV_RANDOM), 0); // no readahead into the hole
+      assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+      assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_RANDOM), 0); // no readahead into the hole
       const chunk = Buffer.alloc(hole.length);
       for (let at = 0; at < patchy.size; at += chunk.length) {
         if (at !== hole.start) fs.readSync(fd, chunk, 0, chunk.length, at);
       }
-      const inHole = native.cachedBytes(fd, hole.start, hole.length);
-      const elsewhere = native.cachedBytes(fd, 0, patchy.size) - inHole;
+      const inHole = native.testing.cachedBytes(fd, hole.start, hole.length);
+      const elsewhere = native.testing.cachedBytes(fd, 0, patchy.size) - inHole;
       if (inHole !== 0 || elsewhere !== patchy.size - hole.length) {
         t.skip(`could not shape the page cache here (${inHole} bytes cached in the hole, ${elsewhere} elsewhere)`);
         return;
@@ -270,6 +276,7 @@ describe('running out of file descriptors', () => {
     const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
     assert.equal(seen.code, 'EMFILE');
     assert.equal(seen.syscall, 'dup');
+    assert.equal(seen.fd, seen.sourceFd, 'the error names the fd whose dup failed (the source, duplicated first)');
     assert.equal(seen.poolSize, 0, 'no pipe left lent out');
     assert.equal(seen.after, seen.before, 'no fd leaked');
   });

@@ -207,7 +207,7 @@ describe('sendFile on the kernel path', () => {
 
   it('sends a pipe source with splice', async () => {
     const native = (await import('../../src/native/capabilities.js')).getNative()!;
-    const made = native.pipe(0);
+    const made = native.testing.pipe(0);
     assert.ok(Array.isArray(made));
     const [readFd, writeFd] = made;
     const payload = Buffer.from('through a pipe, without user space');

@@ -16,7 +16,7 @@ const MIB = 1 << 20;
 const native = getNative()!;
 
 function makePipe(): [readFd: number, writeFd: number] {
-  const made = native.pipe(0);
+  const made = native.testing.pipe(0);
   assert.ok(Array.isArray(made), `pipe() failed: ${made}`);
   return [made[0], made[1]];
 }
