@@ -10,9 +10,9 @@ import http from 'node:http';
 import net from 'node:net';
 
 import { TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/diagnostics.js';
-import { serveStatic, type Next, type StaticHandler } from '../../src/http/middleware.js';
-import type { ServeStaticOptions } from '../../src/http/static-options.js';
-import { responseBodyOf, type ResponseBody } from '../../src/http/response-info.js';
+import { serveStatic, type Next, type StaticHandler } from '../../src/http/faces/middleware.js';
+import type { ServeStaticOptions } from '../../src/http/pipeline/static-options.js';
+import { responseBodyOf, type ResponseBody } from '../../src/http/pipeline/response-info.js';
 import { parseResponses, type RawResponse } from '../helpers/http.js';
 
 export interface StaticTestServer {

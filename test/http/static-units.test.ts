@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { negotiateEncoding, type PrecompressedEncoding } from '../../src/http/accept-encoding.js';
-import { formatClfTime, formatCommonLogLine, type AccessLogEntry } from '../../src/http/access-log.js';
-import { canonicalHeaderName } from '../../src/http/header-case.js';
-import { normalizeOptions } from '../../src/http/static-options.js';
+import { negotiateEncoding, type PrecompressedEncoding } from '../../src/http/semantics/accept-encoding.js';
+import { formatClfTime, formatCommonLogLine, type AccessLogEntry } from '../../src/http/faces/access-log.js';
+import { canonicalHeaderName } from '../../src/http/semantics/header-case.js';
+import { normalizeOptions } from '../../src/http/pipeline/static-options.js';
 
 describe('negotiateEncoding', () => {
   const both: PrecompressedEncoding[] = ['br', 'gzip'];

@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 
-import { createStaticServer, DEFAULT_SHUTDOWN_TIMEOUT_MS, type StaticServerOptions } from '../../http/server.js';
-import { formatCommonLogLine, type AccessLogEntry } from '../../http/access-log.js';
-import { isClusterWorker, onWorkerShutdown, reportStartupFailure, reportStopped, runPrimary } from '../../http/workers.js';
+import { createStaticServer, DEFAULT_SHUTDOWN_TIMEOUT_MS, type StaticServerOptions } from '../../http/faces/server.js';
+import { formatCommonLogLine, type AccessLogEntry } from '../../http/faces/access-log.js';
+import { isClusterWorker, onWorkerShutdown, reportStartupFailure, reportStopped, runPrimary } from '../../http/faces/workers.js';
 import { isNativeAvailable, nativeUnavailableReason } from '../../index.js';
 import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import { createPalette, shouldColor, type Palette } from '../color.js';
