@@ -297,6 +297,7 @@ export function serveStatic(root: string, options?: ServeStaticOptions | null): 
       await respondWithFile(req, res, {
         fd: chosen.fd,
         stats: chosen.stats,
+        mtimeNs: chosen.mtimeNs,
         content: chosen.content,
         isUnchanged: chosen.isUnchanged,
         path: path.join(root.path, relative),

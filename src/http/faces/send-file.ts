@@ -106,6 +106,7 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
     await respondWithFile(req, res, {
       fd,
       stats,
+      mtimeNs: version.mtimeNs,
       path: absolute,
       typeName: segments[segments.length - 1] ?? '',
       isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),

@@ -118,6 +118,8 @@ export interface FileCacheOptions {
 export interface OpenFile {
   fd: number;
   stats: fs.Stats;
+  /** `stats.mtimeMs` to the nanosecond (from the version): what the ETag is made of. */
+  mtimeNs: bigint;
   /** The whole file, when it is small enough to be kept in memory: a snapshot of exactly `stats`. */
   content?: Buffer;
   /**
@@ -240,6 +242,7 @@ export class FileCache {
     return {
       fd,
       stats: entry.stats,
+      mtimeNs: version.mtimeNs,
       ...(entry.content ? { content: entry.content } : {}),
       isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),
       release: () => {

@@ -32,6 +32,8 @@ import { writeResponse } from './write-body.js';
 export interface FileToServe {
   fd: number;
   stats: fs.Stats;
+  /** `stats.mtimeMs` to the nanosecond, exact: the ETag then tells apart versions written within one second. */
+  mtimeNs?: bigint | undefined;
   /** The whole file in memory (small hot files from the file cache). */
   content?: Buffer | undefined;
   /** Absolute path, as `setHeaders` receives it. */
@@ -92,7 +94,8 @@ function derive(file: FileToServe, options: NormalizedOptions): Derived {
   const lastModified = formatHttpDate(file.stats.mtimeMs);
   derived = {
     type: lookupContentType(file.typeName),
-    etag: options.etag === false ? undefined : computeETag(file.stats, { mode: options.etag, ...(file.encoding ? { encoding: file.encoding } : {}) }),
+    etag: options.etag === false ? undefined : computeETag({ size: file.stats.size, mtimeMs: file.stats.mtimeMs, ...(file.mtimeNs !== undefined ? { mtimeNs: file.mtimeNs } : {}) },
+      { mode: options.etag, ...(file.encoding ? { encoding: file.encoding } : {}) }),
     lastModified,
     lastModifiedMs: parseHttpDate(lastModified),
   };

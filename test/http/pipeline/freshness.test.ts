@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { computeETag } from '../../../src/http/semantics/etag.js';
 import { formatHttpDate } from '../../../src/http/semantics/http-date.js';
 import { makeTempDir, sha256 } from '../../helpers/fixtures.js';
 import { parseResponses } from '../../helpers/http.js';
@@ -26,14 +27,22 @@ const PATHS = [
   { name: 'sendfile', small: 200 << 10, large: 300 << 10 },
 ] as const;
 
-async function expectServed(s: StaticTestServer, name: string, data: Buffer, file: string): Promise<void> {
-  const r = await get(`${s.base}/${name}`);
-  assert.equal(r.status, 200);
+/**
+ * GETs `name` and checks it is the current version: bytes, length and
+ * validators; with `previousETag`, as a revalidation (If-None-Match) that
+ * must not be answered 304. Resolves with the ETag served.
+ */
+async function expectServed(s: StaticTestServer, name: string, data: Buffer, file: string, previousETag?: string): Promise<string> {
+  const r = await get(`${s.base}/${name}`, previousETag === undefined ? {} : { 'if-none-match': previousETag });
+  assert.equal(r.status, 200, 'the current version, never a 304 for the previous one');
   assert.equal(r.headers.get('content-length'), String(data.length));
   assert.equal(sha256(r.body), sha256(data), 'the bytes of the current version');
-  const stats = fs.statSync(file);
-  assert.equal(r.headers.get('last-modified'), formatHttpDate(stats.mtimeMs));
-  assert.equal(r.headers.get('etag'), `"${Math.floor(stats.mtimeMs / 1000).toString(16)}-${stats.size.toString(16)}"`);
+  const stats = fs.statSync(file, { bigint: true });
+  assert.equal(r.headers.get('last-modified'), formatHttpDate(Number(stats.mtimeMs)));
+  const etag = r.headers.get('etag')!;
+  assert.equal(etag, computeETag({ size: Number(stats.size), mtimeMs: Number(stats.mtimeMs), mtimeNs: stats.mtimeNs }));
+  assert.notEqual(etag, previousETag, 'a new version has a new tag');
+  return etag;
 }
 
 describe('serveStatic freshness (issue 10 §1)', () => {
@@ -59,12 +68,13 @@ describe('serveStatic freshness (issue 10 §1)', () => {
         fs.writeFileSync(file, data);
         const inodeBefore = fs.statSync(file).ino;
         for (let round = 0; round < ROUNDS; round++) {
-          await expectServed(s, name, data, file); // cached now
+          const etag = await expectServed(s, name, data, file); // cached now
           // Shrink, grow, then the same size with other bytes: the hardest for a stat to see.
           const size = [small, large, data.length][round % 3]!;
           data = crypto.randomBytes(size);
           fs.writeFileSync(file, data); // O_TRUNC + write: the same inode
-          await expectServed(s, name, data, file);
+          // A browser revalidating its copy: the old tag must not match.
+          await expectServed(s, name, data, file, etag);
         }
         assert.equal(fs.statSync(file).ino, inodeBefore, 'rewritten in place');
         assert.equal(cache.stats.replaced - replacedBefore, ROUNDS, 'every rewrite was caught on a cached entry');
@@ -76,11 +86,11 @@ describe('serveStatic freshness (issue 10 §1)', () => {
         let data = crypto.randomBytes(large);
         fs.writeFileSync(file, data);
         for (let round = 0; round < ROUNDS; round++) {
-          await expectServed(s, name, data, file);
+          const etag = await expectServed(s, name, data, file);
           data = crypto.randomBytes(round % 2 ? large : small);
           fs.writeFileSync(`${file}.tmp`, data);
           fs.renameSync(`${file}.tmp`, file);
-          await expectServed(s, name, data, file);
+          await expectServed(s, name, data, file, etag);
         }
       });
 

@@ -24,6 +24,30 @@ describe('ETag', () => {
     }
   });
 
+  describe('when strong with the exact mtime in nanoseconds', () => {
+    const NS = 1_700_000_000n * 1_000_000_000n;
+    const cases: Array<[name: string, mtimeNs: bigint, expected: string]> = [
+      ['a whole second (nginx\'s tag, unchanged)', NS, '"6553f100-1c"'],
+      ['half a second later', NS + 500_000_000n, '"6553f100.1dcd6500-1c"'],
+      ['one nanosecond later', NS + 1n, '"6553f100.1-1c"'],
+      ['the last nanosecond of the second', NS + 999_999_999n, '"6553f100.3b9ac9ff-1c"'],
+    ];
+    for (const [name, mtimeNs, expected] of cases) {
+      it(`formats ${name} as ${expected}`, () => {
+        assert.equal(computeETag({ size: 28, mtimeMs: Number(mtimeNs / 1_000_000n), mtimeNs }), expected);
+      });
+    }
+    it('tells apart two versions of one size written within the same second (nginx\'s seconds could not)', () => {
+      const a = computeETag({ size: 28, mtimeMs: MTIME_MS + 100, mtimeNs: 1_700_000_000_100_000_000n });
+      const b = computeETag({ size: 28, mtimeMs: MTIME_MS + 100, mtimeNs: 1_700_000_000_100_000_150n });
+      assert.notEqual(a, b);
+      assert.equal(computeETag({ size: 28, mtimeMs: MTIME_MS + 100 }), computeETag({ size: 28, mtimeMs: MTIME_MS + 900 }));
+    });
+    it('keeps the content-coding suffix', () => {
+      assert.equal(computeETag({ size: 163, mtimeMs: MTIME_MS, mtimeNs: 1_700_000_000_000_000_001n }, { encoding: 'br' }), '"6553f100.1-a3-br"');
+    });
+  });
+
   describe("when weak (send's format, etag package stat mode)", () => {
     // Hard-coded: W/" + size.toString(16) + "-" + mtime.getTime().toString(16) + "
     const cases: Array<[name: string, size: number, mtimeMs: number, expected: string]> = [
