@@ -138,6 +138,13 @@ export function createError<C extends ErrorCode>(
   return error;
 }
 
+/**
+ * An 'error' listener that swallows the event: for sockets whose failures
+ * the caller learns another way (a transfer's rejection, a 'close'), so an
+ * emitted error does not become an uncaught exception.
+ */
+export function ignoreError(): void {}
+
 /** Brand check that works across copies of the package (Symbol.for). */
 export function isZeroCopyError(value: unknown): value is ZeroCopyError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;

@@ -13,9 +13,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import { getNative } from '../native/capabilities.js';
+import { closeDescriptor, openDescriptor } from './descriptors.js';
 import { createSystemError, errnoOf } from '../native/errno.js';
 
 /** A served directory: its path, its real path and (on Linux) an fd for openat2. */
@@ -31,7 +31,44 @@ export interface OpenOptions {
   followSymlinks?: boolean;
 }
 
-let openat2Missing = false;
+/**
+ * Whether openat2(2) can be used, decided once per process by opening the
+ * current directory with RESOLVE_BENEATH. ENOSYS: the kernel predates it
+ * (Linux < 5.6). EPERM: a seccomp profile refuses syscalls it does not know
+ * (older Docker), which would otherwise make every request 403. Either way
+ * the jail falls back to open + a realpath check of the opened fd.
+ */
+export interface Openat2Status {
+  available: boolean;
+  /** Why not, when unavailable. */
+  reason?: string;
+}
+
+let openat2Probe: Promise<Openat2Status> | undefined;
+
+/** Probes openat2 once (see Openat2Status); later calls share the answer. */
+export function probeOpenat2(): Promise<Openat2Status> {
+  openat2Probe ??= (async () => {
+    const native = getNative();
+    if (native === null) return { available: false, reason: 'the native addon is not loaded' };
+    const c = native.constants;
+    const fd = await native.openat2(-100 /* AT_FDCWD */, '.', c.O_PATH | c.O_DIRECTORY, 0, c.RESOLVE_BENEATH);
+    if (fd >= 0) {
+      await closeDescriptor(fd);
+      return { available: true };
+    }
+    if (fd === errnoOf('ENOSYS')) return { available: false, reason: 'ENOSYS: the kernel has no openat2 (Linux < 5.6)' };
+    if (fd === errnoOf('EPERM')) return { available: false, reason: 'EPERM: refused, most likely by a seccomp profile' };
+    // Any other answer (EACCES on the current directory, ...) proves the syscall exists.
+    return { available: true };
+  })();
+  return openat2Probe;
+}
+
+/** Forgets the probe's answer, so a test can run it against another binding. */
+export function resetOpenat2ProbeForTesting(): void {
+  openat2Probe = undefined;
+}
 
 /** Opens a root once per server; `closeRoot` releases it. Throws ENOENT/ENOTDIR like fs. */
 export async function openRoot(rootPath: string): Promise<Root> {
@@ -41,16 +78,11 @@ export async function openRoot(rootPath: string): Promise<Root> {
   if (!stats.isDirectory()) throw createSystemError(errnoOf('ENOTDIR'), 'open', { path: resolved });
   let fd = -1;
   const native = getNative();
-  if (native && !openat2Missing) {
+  if (native && (await probeOpenat2()).available) {
     const c = native.constants;
     // O_PATH: the fd only anchors lookups; it grants no read access itself.
     fd = await native.openat2(-100 /* AT_FDCWD */, realPath, c.O_PATH | c.O_DIRECTORY, 0, 0);
-    if (fd === errnoOf('ENOSYS')) {
-      openat2Missing = true;
-      fd = -1;
-    } else if (fd < 0) {
-      throw createSystemError(fd, 'openat2', { path: realPath });
-    }
+    if (fd < 0) throw createSystemError(fd, 'openat2', { path: realPath });
   }
   return { path: resolved, realPath, fd };
 }
@@ -66,19 +98,17 @@ function isInside(realRoot: string, candidate: string): boolean {
 
 // A raw fd, not a FileHandle: the fd outlives this call and must not be
 // closed by a FileHandle's garbage collection.
-const openFd = promisify(fs.open) as (file: string, flags: number) => Promise<number>;
-const closeFd = promisify(fs.close);
 
 async function openAndVerify(root: Root, relative: string, options: OpenOptions): Promise<number> {
   const full = path.join(root.realPath, relative);
-  const fd = await openFd(full, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const fd = await openDescriptor(full, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   if (options.followSymlinks) return fd;
   try {
     const real = process.platform === 'linux' ? await fs.promises.readlink(`/proc/self/fd/${fd}`) : await fs.promises.realpath(full);
     if (!isInside(root.realPath, real)) throw createSystemError(errnoOf('EXDEV'), 'open', { path: relative });
     return fd;
   } catch (error) {
-    await closeFd(fd);
+    await closeDescriptor(fd);
     throw error;
   }
 }
@@ -92,14 +122,11 @@ async function openAndVerify(root: Root, relative: string, options: OpenOptions)
  */
 export async function openBeneath(root: Root, relative: string, options: OpenOptions = {}): Promise<number> {
   const native = getNative();
-  if (native === null || root.fd < 0 || openat2Missing) return openAndVerify(root, relative, options);
+  // A root opened with openat2 has an fd: the probe already said yes.
+  if (native === null || root.fd < 0) return openAndVerify(root, relative, options);
   const c = native.constants;
   const resolve = options.followSymlinks ? c.RESOLVE_NO_MAGICLINKS : c.RESOLVE_BENEATH | c.RESOLVE_NO_MAGICLINKS;
   const fd = await native.openat2(root.fd, relative === '' ? '.' : relative, c.O_RDONLY | c.O_NONBLOCK, 0, resolve);
-  if (fd === errnoOf('ENOSYS')) {
-    openat2Missing = true;
-    return openAndVerify(root, relative, options);
-  }
   if (fd < 0) throw createSystemError(fd, 'openat2', { path: relative });
   return fd;
 }

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 
-import { createAbortError, createError } from '../errors.js';
+import { createAbortError, createError, ignoreError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import type { NativeBinding } from '../native/binding.js';
 import { prepareTarget, socketFd, socketGoneError } from './endpoint.js';
@@ -63,7 +63,6 @@ export interface RelayError extends Error {
   direction?: 'aToB' | 'bToA';
 }
 
-const ignoreError = () => {};
 const noStartHook = () => {};
 
 function assertSocket(value: unknown, name: string): asserts value is net.Socket {

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { closeRoot, openBeneath, openRoot, type Root } from '../../src/fs/open-beneath.js';
-import { setNativeForTesting } from '../../src/native/capabilities.js';
+import { closeRoot, openBeneath, openRoot, probeOpenat2, resetOpenat2ProbeForTesting, type Root } from '../../src/fs/open-beneath.js';
+import { getNative, setNativeForTesting } from '../../src/native/capabilities.js';
+import { errnoOf } from '../../src/native/errno.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { withTimeout } from '../helpers/process.js';
 
@@ -16,8 +17,34 @@ function readFd(fd: number): string {
   return out.subarray(0, n).toString();
 }
 
-for (const mode of ['openat2', 'open + /proc/self/fd check'] as const) {
-  describe(`openBeneath (${mode})`, () => {
+/**
+ * The addon as it behaves under a seccomp profile that refuses openat2 with
+ * EPERM (older Docker): every other call is the real one.
+ */
+function withOpenat2Refused() {
+  const native = getNative()!;
+  return { ...native, openat2: async () => errnoOf('EPERM') };
+}
+
+describe('openat2 probe', () => {
+  it('reports openat2 unavailable when it is refused with EPERM (seccomp), and available here otherwise', async () => {
+    resetOpenat2ProbeForTesting();
+    const restore = setNativeForTesting(withOpenat2Refused());
+    try {
+      const refused = await probeOpenat2();
+      assert.equal(refused.available, false);
+      assert.match(refused.reason ?? '', /EPERM/);
+    } finally {
+      restore();
+      resetOpenat2ProbeForTesting();
+    }
+    if (getNative()) assert.deepEqual(await probeOpenat2(), { available: true });
+  });
+});
+
+for (const mode of ['openat2', 'open + /proc/self/fd check', 'openat2 refused by seccomp (EPERM)'] as const) {
+  const needsAddon = mode !== 'open + /proc/self/fd check' && !getNative();
+  describe(`openBeneath (${mode})`, { skip: needsAddon ? 'the addon is not built on this platform' : false }, () => {
     const tmp = makeTempDir();
     const rootDir = path.join(tmp.dir, 'root');
     let root: Root;
@@ -31,7 +58,15 @@ for (const mode of ['openat2', 'open + /proc/self/fd check'] as const) {
       fs.symlinkSync('/etc/hostname', path.join(rootDir, 'absolute-link'));
       fs.symlinkSync('..', path.join(rootDir, 'parent-dir-link'));
       execFileSync('mkfifo', [path.join(rootDir, 'fifo')]);
-      if (mode !== 'openat2') restore = setNativeForTesting(null);
+      if (mode === 'open + /proc/self/fd check') restore = setNativeForTesting(null);
+      if (mode === 'openat2 refused by seccomp (EPERM)') {
+        resetOpenat2ProbeForTesting();
+        const undo = setNativeForTesting(withOpenat2Refused());
+        restore = () => {
+          undo();
+          resetOpenat2ProbeForTesting();
+        };
+      }
       root = await openRoot(rootDir);
     });
     after(() => {

@@ -13,13 +13,13 @@
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import { createError } from '../../errors.js';
 import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, readVersion } from '../../fs/file-version.js';
 import { respondWithFile } from '../pipeline/file-response.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
 import { createHttpError } from './http-error.js';
+import { closeDescriptor, openDescriptor } from '../../fs/descriptors.js';
 import { openBeneath } from '../../fs/open-beneath.js';
 import { hasDotSegment, resolveSafePath } from '../semantics/resolve-path.js';
 import { leaseRoot } from '../pipeline/root-cache.js';
@@ -41,8 +41,6 @@ export interface SendFileResponseOptions extends Pick<ServeStaticOptions,
   headers?: Record<string, string | number | readonly string[]>;
 }
 
-const close = promisify(fs.close);
-const open = promisify(fs.open) as (file: string, flags: number) => Promise<number>;
 
 /**
  * Answers `req` with the file at `filePath` and resolves once the response
@@ -92,7 +90,7 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
     if (opts.dotfiles !== 'allow' && hasDotSegment(segments)) throw createHttpError(opts.dotfiles === 'deny' ? 403 : 404);
     try {
       // O_NONBLOCK: a FIFO at this path cannot hang the open.
-      fd = await open(absolute, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      fd = await openDescriptor(absolute, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (error) {
       throw createHttpError(mapErrorToStatus(error), error, path.dirname(absolute));
     }
@@ -112,6 +110,6 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
       isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),
     }, opts);
   } finally {
-    await close(fd).catch(() => {});
+    await closeDescriptor(fd);
   }
 }

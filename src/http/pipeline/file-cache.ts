@@ -63,14 +63,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import {
   hasExactChangeTimes, hasSameContent, isProvable, isSameVersion, readStatsAndVersion, readVersion, statVersion, type FileVersion,
 } from '../../fs/file-version.js';
+import { closeDescriptor, readRange } from '../../fs/descriptors.js';
 import { openBeneath, type OpenOptions, type Root } from '../../fs/open-beneath.js';
 
-const close = promisify(fs.close);
 
 /** Defaults: nginx-like sizes; every hit validated (validMs 0). */
 export const DEFAULT_MAX_ENTRIES = 1024;
@@ -142,19 +141,6 @@ interface Entry {
   validatedAt: number;
   refs: number;
   evicted: boolean;
-}
-
-async function readWhole(fd: number, size: number): Promise<Buffer | undefined> {
-  const buffer = Buffer.allocUnsafe(size);
-  let at = 0;
-  while (at < size) {
-    const n = await new Promise<number>((resolve, reject) => {
-      fs.read(fd, buffer, at, size - at, at, (error, bytes) => (error ? reject(error) : resolve(bytes)));
-    });
-    if (n === 0) return undefined; // shrank since fstat: do not cache a short copy
-    at += n;
-  }
-  return buffer;
 }
 
 export class FileCache {
@@ -274,7 +260,7 @@ export class FileCache {
         else this.discardContent(entry);
         return entry;
       } catch (error) {
-        await close(fd).catch(() => {});
+        await closeDescriptor(fd);
         throw error;
       }
     })();
@@ -295,7 +281,8 @@ export class FileCache {
       const wantsContent = stats.isFile() && stats.size <= this.maxContentBytes && this.maxEntries > 0 && entry.provable &&
         this.contentBytes + stats.size <= this.maxTotalContentBytes;
       if (!wantsContent) return entry;
-      const content = await readWhole(fd, stats.size);
+      // A file that shrank since the stat reads short: nothing is cached then.
+      const content = await readRange(fd, stats.size, 0);
       if (content !== undefined && isSameVersion(readVersion(fd), version)) {
         entry.content = content;
         this.contentBytes += content.length;
@@ -333,7 +320,7 @@ export class FileCache {
     entry.fd = -1;
     if (entry.content) this.contentBytes -= entry.content.length;
     entry.content = undefined;
-    await close(fd).catch(() => {});
+    await closeDescriptor(fd);
   }
 
   /** Entries currently cached (open fds not counting those lent out after eviction). */

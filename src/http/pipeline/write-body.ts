@@ -25,11 +25,11 @@
  *                   no  → destroy: the client is one byte short, and knows it
  */
 import { once } from 'node:events';
-import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type net from 'node:net';
 
 import { createError } from '../../errors.js';
+import { readInto } from '../../fs/descriptors.js';
 import { isNativeAvailable } from '../../native/status.js';
 import { flushSocketWrites, socketFd } from '../../transfer/endpoint.js';
 import { sendFile } from '../../transfer/sendfile.js';
@@ -135,11 +135,10 @@ function writeThroughResponse(res: ServerResponse, chunk: Buffer): Promise<void>
   });
 }
 
-function readChunk(fd: number, length: number, position: number): Promise<Buffer> {
+/** A fresh buffer each time: res.write may hold a chunk until the socket drains. */
+async function readChunk(fd: number, length: number, position: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buffer, 0, length, position, (error, n) => (error ? reject(error) : resolve(buffer.subarray(0, n))));
-  });
+  return buffer.subarray(0, await readInto(fd, buffer, length, position));
 }
 
 /**
@@ -168,7 +167,6 @@ async function copyParts(res: ServerResponse, parts: readonly BodyPart[], isUnch
       continue;
     }
     for (let at = part.start; at < part.end;) {
-      // Fresh buffers: res.write may hold a chunk until the socket drains.
       const chunk = await readChunk(part.fd, Math.min(COPY_CHUNK_BYTES, part.end - at), at);
       if (chunk.length === 0) {
         throw createError('ZC_ERR_FILE_TRUNCATED', [bytes, bodyLength(parts)], { bytesWritten: bytes, method: 'copy' });
