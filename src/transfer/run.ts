@@ -3,6 +3,8 @@
  * guard, fall back to copying when the kernel path turns out unsupported
  * before any byte moved, and turn the outcome into a result or an error.
  */
+import fs from 'node:fs';
+
 import { createAbortError, createError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { describeUnsupported, isUnsupportedErrno } from '../native/capabilities.js';
@@ -152,12 +154,30 @@ export function asCopySpec(native: NativeBinding, spec: NativeJobSpec): NativeJo
 }
 
 /**
- * Runs a kernel transfer; if the kernel refuses these fds before moving a
+ * The bytes a failed job left in its internal pipe: they were taken from the
+ * source (a socket cannot give them again), so a fallback must deliver them
+ * before anything else. The pipe is non-blocking and holds them already.
+ */
+function takePipeContents(pipe: { readFd: number }, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let have = 0;
+  while (have < bytes) {
+    const n = fs.readSync(pipe.readFd, out, have, bytes - have, null);
+    if (n === 0) break;
+    have += n;
+  }
+  return out.subarray(0, have);
+}
+
+/**
+ * Runs a kernel transfer; if the kernel refuses these fds before delivering a
  * body byte (an errno that capabilities.ts classifies as "path unavailable"
- * for that syscall), continues as a copy: the part of the head not yet sent
- * goes first, then the body from where the kernel path stopped (it moved
- * nothing, so from the start). Throws the transfer's error; resolves with
- * bytes and the method that ran.
+ * for that syscall), continues as a copy that picks up exactly where the
+ * kernel path stopped: the part of the head not yet sent, then any bytes the
+ * kernel path had already taken from the source into its pipe (a socket
+ * cannot give them again: splice into an O_APPEND file takes them, then
+ * refuses to write them), then the rest of the source. Throws the
+ * transfer's error; resolves with bytes and the method that ran.
  */
 export async function runWithFallback(native: NativeBinding, transfer: KernelTransfer): Promise<TransferResult> {
   let { spec, method } = transfer;
@@ -170,17 +190,29 @@ export async function runWithFallback(native: NativeBinding, transfer: KernelTra
     throw error;
   }
   let { outcome, cause } = started;
-  if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, outcome.inPipe);
-  if (outcome.status < 0 && outcome.moved === 0 && method !== 'copy' && isUnsupportedErrno(outcome.failedSyscall, outcome.status)) {
+  const fallsBack = outcome.status < 0 && outcome.moved === 0 && method !== 'copy' && isUnsupportedErrno(outcome.failedSyscall, outcome.status);
+  let carried: Buffer = Buffer.alloc(0);
+  if (fallsBack && spec.pipe && outcome.inPipe > 0) carried = takePipeContents(spec.pipe, outcome.inPipe);
+  if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, outcome.inPipe - carried.length);
+  if (fallsBack) {
     const why = describeUnsupported(outcome.failedSyscall, outcome.status) ?? 'unsupported';
     recordFallback(`${method}:${outcome.failedSyscall}:${why}`);
     if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ from: method, to: 'copy', errno: outcome.status, reason: why });
-    const headLeft = spec.head?.subarray(outcome.headSent);
-    spec = { ...asCopySpec(native, spec), head: headLeft !== undefined && headLeft.length > 0 ? headLeft : undefined };
+    const headLeft = spec.head?.subarray(outcome.headSent) ?? Buffer.alloc(0);
+    const head = Buffer.concat([headLeft, carried]);
+    spec = {
+      ...asCopySpec(native, spec),
+      head: head.length > 0 ? head : undefined,
+      // The carried bytes count against the length, and were read from an explicit offset on.
+      length: spec.length >= 0 ? spec.length - carried.length : -1,
+      srcOffset: spec.srcOffset >= 0 ? spec.srcOffset + carried.length : -1,
+    };
     method = 'copy';
     const headSent = outcome.headSent;
     ({ outcome, cause } = await runGuardedJob(native, spec, transfer.guard));
-    outcome = { ...outcome, headSent: outcome.headSent + headSent };
+    // Carried bytes went out as part of the copy's head; they are body bytes.
+    const carriedSent = Math.max(0, Math.min(carried.length, outcome.headSent - headLeft.length));
+    outcome = { ...outcome, moved: outcome.moved + carriedSent, headSent: headSent + outcome.headSent - carriedSent };
   }
   const error = errorFromOutcome(outcome, cause, { ...transfer.context, method });
   reportTransfer(method, outcome, transfer.context.outFd, spec.srcFd, error);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -239,6 +240,42 @@ describe('issue 8: the transfer engine', { skip: native ? false : 'the addon is 
       pair.close();
       assert.equal(result.method, 'copy');
       assert.equal(sha256(got.data!), sha256(Buffer.concat([prefix, expected])));
+    });
+  });
+
+  describe('falling back after the kernel path took bytes from the source (found with issue 15)', () => {
+    it('splice from a socket into an O_APPEND file delivers every byte by copy', async () => {
+      const pair = await connectPair({ pauseOnConnect: true });
+      const data = crypto.randomBytes(200_000);
+      pair.client.end(data);
+      const target = path.join(tmp.dir, 'appended');
+      fs.writeFileSync(target, 'before|');
+      const fd = fs.openSync(target, 'a');
+      try {
+        const result = await splice(pair.server, fd);
+        assert.equal(result.method, 'copy');
+        assert.equal(result.bytes, data.length);
+      } finally {
+        fs.closeSync(fd);
+        pair.close();
+      }
+      assert.deepEqual(fs.readFileSync(target), Buffer.concat([Buffer.from('before|'), data]));
+    });
+
+    it('splice from a file at an offset into an O_APPEND file continues after the bytes already taken', async () => {
+      const target = path.join(tmp.dir, 'appended-range');
+      fs.writeFileSync(target, '');
+      const out = fs.openSync(target, 'a');
+      const source = fs.openSync(other.path, 'r');
+      try {
+        const result = await splice(source, out, { offset: 1000, length: 300_000 });
+        assert.equal(result.method, 'copy');
+        assert.equal(result.bytes, 300_000);
+      } finally {
+        fs.closeSync(out);
+        fs.closeSync(source);
+      }
+      assert.deepEqual(fs.readFileSync(target), fs.readFileSync(other.path).subarray(1000, 301_000));
     });
   });
 
