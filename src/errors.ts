@@ -83,6 +83,15 @@ export const codes = {
     base: Error,
     message: (path: string) => `Refusing to overwrite ${path} (use --force)`,
   },
+  ZC_ERR_REGION_PAST_EOF: {
+    base: RangeError,
+    message: (offset: number, length: number, size: number) =>
+      `The file region of ${length} bytes at offset ${offset} ends past the file's end (${size} bytes)`,
+  },
+  ZC_ERR_LOG_DIR_LOCKED: {
+    base: Error,
+    message: (dir: string, pid: number) => `The log directory ${dir} is in use by another broker (pid ${pid})`,
+  },
   ABORT_ERR: {
     base: Error,
     name: 'AbortError',

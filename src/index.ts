@@ -10,6 +10,8 @@
 export { sendFile, type SendFileOptions } from './transfer/sendfile.js';
 export { splice, tee, type SpliceOptions, type TeeOptions } from './transfer/splice.js';
 export { copyFileRange, type CopyFileRangeOptions } from './transfer/copy-file-range.js';
+export { sendChain, type ChainPart, type ChainFileRegion, type ChainResult, type ChainPartResult, type SendChainOptions } from './transfer/send-chain.js';
+export { receiveToFile, type ReceiveToFileOptions, type ReceiveTarget } from './transfer/receive-to-file.js';
 export { relay, type RelayOptions, type RelayResult, type RelayError } from './transfer/relay.js';
 export { PipePool, type Pipe, type PipePoolOptions } from './transfer/pipe-pool.js';
 export type { TransferResult } from './transfer/run.js';
