@@ -48,3 +48,5 @@ export { createStaticServer, type StaticServer, type StaticServerOptions } from 
 export { koaStatic, type KoaStaticMiddleware, type KoaContextLike } from './http/koa.js';
 export { fastifyStatic, type FastifyStaticHandler, type FastifyStaticOptions } from './http/fastify.js';
 export { responseBodyOf, type ResponseBody, type ResponseBodyMethod } from './http/response-info.js';
+export { createLogBroker, LogBroker, type LogBrokerOptions, type LogBrokerEvent } from './log/broker.js';
+export { LOG_REQUEST_CHANNEL, type LogRequestMessage } from './log/diagnostics.js';
