@@ -11,7 +11,7 @@ import { decodeProduceRequest, encodeProduceResponse, type ProducePartitionResul
 import { checkRecordSet, isProblem, isTransactional } from '../protocol/record-batch.js';
 
 export const handleProduce: Handler = async (state, { header, reader }, writer) => {
-  const request = decodeProduceRequest(reader);
+  const request = decodeProduceRequest(reader, header.apiVersion);
   const ackable = request.acks === 0 || request.acks === 1 || request.acks === -1;
   const topics = await Promise.all(request.topics.map(async (topic) => ({
     name: topic.name,

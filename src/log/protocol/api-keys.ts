@@ -7,8 +7,9 @@
  * no compact encodings or tagged fields are needed; kafkajs 2.2 and
  * librdkafka 2.0 (kcat 1.7.1) pick versions inside these ranges (their
  * choices are listed in docs/log.md). The lower bounds are where record
- * batches of magic 2 begin (Produce 3, Fetch 4), or where the request shape
- * stops being the ZooKeeper-era one (ListOffsets 1, OffsetFetch 1).
+ * batches of magic 2 begin (Fetch 4), or where the request shape stops
+ * being the ZooKeeper-era one (ListOffsets 1, OffsetFetch 1). Produce starts
+ * at 0 for librdkafka's sake (produce.ts says why).
  */
 export const ApiKey = {
   Produce: 0,
@@ -35,7 +36,8 @@ export interface VersionRange {
 
 /** Implemented versions per API key: the first version that is flexible is max + 1. */
 export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
-  [ApiKey.Produce, { min: 3, max: 8 }],
+  // From v0 although only magic 2 batches are stored: see produce.ts.
+  [ApiKey.Produce, { min: 0, max: 8 }],
   [ApiKey.Fetch, { min: 4, max: 11 }],
   [ApiKey.ListOffsets, { min: 1, max: 5 }],
   [ApiKey.Metadata, { min: 0, max: 8 }],

@@ -19,6 +19,7 @@ export class ProtocolWriter {
     return this.offset;
   }
 
+  /** Makes room for `n` bytes and returns where they go. Call it before reading `this.buffer`: it may replace it. */
   private ensure(n: number): number {
     if (this.offset + n > this.buffer.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + n));
@@ -31,7 +32,8 @@ export class ProtocolWriter {
   }
 
   int8(value: number): this {
-    this.buffer.writeInt8(value, this.ensure(1));
+    const at = this.ensure(1);
+    this.buffer.writeInt8(value, at);
     return this;
   }
 
@@ -40,12 +42,14 @@ export class ProtocolWriter {
   }
 
   int16(value: number): this {
-    this.buffer.writeInt16BE(value, this.ensure(2));
+    const at = this.ensure(2);
+    this.buffer.writeInt16BE(value, at);
     return this;
   }
 
   int32(value: number): this {
-    this.buffer.writeInt32BE(value, this.ensure(4));
+    const at = this.ensure(4);
+    this.buffer.writeInt32BE(value, at);
     return this;
   }
 
@@ -66,7 +70,8 @@ export class ProtocolWriter {
     if (value === null) return this.int16(-1);
     const length = Buffer.byteLength(value, 'utf8');
     this.int16(length);
-    this.buffer.write(value, this.ensure(length), length, 'utf8');
+    const at = this.ensure(length);
+    this.buffer.write(value, at, length, 'utf8');
     return this;
   }
 
@@ -77,13 +82,15 @@ export class ProtocolWriter {
   nullableBytes(value: Uint8Array | null): this {
     if (value === null) return this.int32(-1);
     this.int32(value.length);
-    this.buffer.set(value, this.ensure(value.length));
+    const at = this.ensure(value.length);
+    this.buffer.set(value, at);
     return this;
   }
 
   /** Raw bytes with no length prefix. */
   raw(value: Uint8Array): this {
-    this.buffer.set(value, this.ensure(value.length));
+    const at = this.ensure(value.length);
+    this.buffer.set(value, at);
     return this;
   }
 

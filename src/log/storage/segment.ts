@@ -119,9 +119,11 @@ export class Segment {
    */
   static async open(dir: string, baseOffset: number, options: OpenOptions): Promise<{ segment: Segment; report: RecoveryReport }> {
     const logPath = path.join(dir, segmentName(baseOffset) + LOG_SUFFIX);
+    const indexPath = path.join(dir, segmentName(baseOffset) + INDEX_SUFFIX);
     const readFd = fs.openSync(logPath, 'r');
     const stats = fs.fstatSync(readFd);
-    const indexFd = fs.openSync(path.join(dir, segmentName(baseOffset) + INDEX_SUFFIX), 'a+');
+    const indexExisted = fs.existsSync(indexPath);
+    const indexFd = fs.openSync(indexPath, 'a+');
     const segment = new Segment(dir, baseOffset, readFd, indexFd, stats.mtimeMs);
     const report: RecoveryReport = { truncatedBytes: 0, problem: undefined, indexRebuilt: false };
     try {
@@ -130,7 +132,7 @@ export class Segment {
       let loaded = false;
       if (!options.recover) {
         segment.size = fileSize;
-        loaded = segment.index.load(fileSize, options.nextBaseOffset ?? Number.MAX_SAFE_INTEGER);
+        loaded = indexExisted && segment.index.load(fileSize, options.nextBaseOffset ?? Number.MAX_SAFE_INTEGER);
       }
       if (needsScan || !loaded) {
         const batches: IndexEntry[] = [];
