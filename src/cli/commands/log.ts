@@ -153,7 +153,7 @@ async function serve(argv: string[]): Promise<number> {
   const address = formatHostPort(broker.address);
   const { fsync, segmentBytes } = broker.settings;
   if (json) {
-    console.log(JSON.stringify({ time: new Date().toISOString(), event: 'listening', address, dir: options.dir, fsync, segmentBytes, clusterId: broker.clusterId }));
+    console.log(JSON.stringify({ time: new Date().toISOString(), event: 'listening', address, dir: options.dir, fsync, segmentBytes, clusterId: broker.clusterId, pid: process.pid }));
   } else {
     console.log(`zerocopy log listening on ${address}, dir ${options.dir} (fsync ${fsync}, segments of ${segmentBytes} bytes, cluster ${broker.clusterId})`);
   }
