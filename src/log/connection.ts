@@ -15,6 +15,7 @@ import { handlers } from './handlers/index.js';
 import { ApiKey, apiName, isSupported } from './protocol/api-keys.js';
 import { encodeApiVersionsResponse, encodeApiVersionsUnsupported } from './protocol/api-versions.js';
 import { readRequestHeader, RESPONSE_HEADER_BYTES, type RequestHeader } from './protocol/header.js';
+import { canReceive, parseProducePrefix, PRODUCE_PREFIX_MAX_BYTES, receiveProduce } from './produce-receive.js';
 import { MalformedRequestError, ProtocolReader } from './protocol/reader.js';
 import { ProtocolWriter } from './protocol/writer.js';
 
@@ -28,6 +29,11 @@ export class Connection {
   private closed = false;
   readonly remote: string;
 
+  private readonly onData = (chunk: Buffer) => {
+    this.frames.push(chunk);
+    void this.pump();
+  };
+
   constructor(private readonly state: BrokerState, readonly socket: net.Socket, private readonly onGone: (connection: Connection) => void) {
     this.frames = new FrameReader(state.settings.maxRequestBytes);
     this.remote = describeRemote(socket);
@@ -35,10 +41,7 @@ export class Connection {
     if (state.settings.idleTimeoutMs > 0) {
       socket.setTimeout(state.settings.idleTimeoutMs, () => this.close('idle'));
     }
-    socket.on('data', (chunk: Buffer) => {
-      this.frames.push(chunk);
-      void this.pump();
-    });
+    socket.on('data', this.onData);
     socket.on('error', () => {}); // a reset peer: 'close' follows
     socket.on('close', () => {
       this.closed = true;
@@ -61,6 +64,9 @@ export class Connection {
     this.socket.pause();
     try {
       while (!this.closed) {
+        const spliced = await this.maybeReceiveProduce();
+        if (spliced === 'wait') break;
+        if (spliced === 'done') continue;
         const frame = this.frames.next();
         if (frame === undefined) break;
         if (!Buffer.isBuffer(frame)) return this.close(frame.problem);
@@ -74,6 +80,47 @@ export class Connection {
       this.busy = false;
       if (!this.closed) this.socket.resume();
     }
+  }
+
+  /**
+   * A Produce at least produceReceiveBytes large, of the simple shape, has
+   * its records spliced into the segment (produce-receive.ts): 'done' when
+   * it was handled so, 'wait' when more of its prefix must arrive first,
+   * 'no' when the frame goes the ordinary way.
+   */
+  private async maybeReceiveProduce(): Promise<'done' | 'wait' | 'no'> {
+    const size = this.frames.nextSize();
+    if (size === undefined || size < this.state.settings.produceReceiveBytes || size > this.state.settings.maxRequestBytes) return 'no';
+    const available = Math.min(this.frames.pendingBytes, 4 + size, PRODUCE_PREFIX_MAX_BYTES);
+    if (available < 6 || this.frames.peek(6).readInt16BE(4) !== ApiKey.Produce) return 'no';
+    const prefix = parseProducePrefix(this.frames.peek(available), size);
+    if (prefix === 'incomplete') return 'wait';
+    if (prefix === 'ordinary' || !isSupported(ApiKey.Produce, prefix.header.apiVersion) || !canReceive(this.state, prefix)) return 'no';
+    if (logRequestChannel.hasSubscribers) logRequestChannel.publish({ ...prefix.header, apiName: 'Produce', supported: true });
+    // Hand the bytes after the prefix back to the socket: receiveToFile
+    // delivers them first, then splices the rest of the records.
+    let skip = prefix.prefixBytes;
+    const rest: Buffer[] = [];
+    for (const chunk of this.frames.drain()) {
+      if (skip >= chunk.length) skip -= chunk.length;
+      else {
+        rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+        skip = 0;
+      }
+    }
+    // Whatever the receive reads from the socket is record bytes, not frames.
+    this.socket.off('data', this.onData);
+    let outcome: Outcome;
+    const writer = new ProtocolWriter();
+    writer.int32(0).int32(prefix.header.correlationId);
+    try {
+      for (const chunk of rest.reverse()) this.socket.unshift(chunk);
+      outcome = await receiveProduce(this.state, this.socket, prefix, writer);
+    } finally {
+      this.socket.on('data', this.onData);
+    }
+    await this.send(prefix.header, writer, outcome);
+    return 'done';
   }
 
   private async handle(frame: Buffer): Promise<void> {

@@ -31,6 +31,18 @@ export class FrameReader {
     this.buffered += chunk.length;
   }
 
+  /** The first `n` buffered bytes (n ≤ pendingBytes), without consuming them. */
+  peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.chunks, n);
+  }
+
+  /** The size of the next frame, once its 4-byte prefix is here. */
+  nextSize(): number | undefined {
+    return this.buffered >= 4 ? this.peekSize() : undefined;
+  }
+
   private peekSize(): number {
     const first = this.chunks[0]!;
     if (first.length >= 4) return first.readInt32BE(0);

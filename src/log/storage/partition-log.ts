@@ -17,7 +17,8 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 
 import type { ChainFileRegion } from '../../transfer/send-chain.js';
-import { assignOffsets, type BatchInfo } from '../protocol/record-batch.js';
+import { assignOffsets, isProblem, type BatchInfo, type BatchProblem } from '../protocol/record-batch.js';
+import { checkReceivedBatches, patchReceivedBatches } from './received-batches.js';
 import { parseSegmentName, Segment, type RecoveryReport } from './segment.js';
 
 /** When a produce is acknowledged relative to fdatasync; see docs/log.md. */
@@ -207,16 +208,14 @@ export class PartitionLog {
   }
 
   /**
-   * Runs `receive` (which writes `count` bytes at the active segment's end
-   * through `fd`) under the append lock, then `check` on those bytes; on
-   * success they become batches of the log like append()'s. Used to splice
-   * large produce requests straight from the socket into the segment.
+   * Appends `count` bytes of batches that `receive` writes straight into
+   * the active segment through the fd it is given (at the segment's end:
+   * receiveToFile splices socket bytes there). Holds the append lock
+   * meanwhile. The bytes are then read back and checked like any produce;
+   * a problem, or a failed receive, cuts the segment back and starts a new
+   * one. Resolves with the first offset, or the problem.
    */
-  appendReceived(
-    count: number,
-    receive: (fd: number) => Promise<void>,
-    check: (segmentFd: number, position: number) => Promise<{ batches: BatchInfo[]; patch: (firstOffset: number) => Promise<void> } | { problem: string }>,
-  ): Promise<{ baseOffset: number } | { problem: string }> {
+  appendReceived(count: number, receive: (fd: number) => Promise<void>): Promise<number | BatchProblem> {
     if (this.closed) return Promise.reject(new Error('the partition is closed'));
     return this.exclusive(async () => {
       let segment = this.active;
@@ -225,38 +224,37 @@ export class PartitionLog {
         segment = this.active;
       }
       const start = segment.size;
-      let checked;
+      const baseOffset = this.logEndOffset;
+      let checked: BatchInfo[] | BatchProblem;
       try {
         await receive(segment.appendFd);
-        checked = await check(segment.readFd, start);
-        if ('problem' in checked) {
-          segment.truncateToValid();
-          await this.roll();
-          return checked;
+        checked = await checkReceivedBatches(segment.readFd, start, count);
+        if (!isProblem(checked)) {
+          const spanned = checked.reduce((n, b) => n + b.lastOffsetDelta + 1, 0);
+          if (baseOffset + spanned - segment.baseOffset > MAX_OFFSETS_PER_SEGMENT) checked = { reason: 'too many offsets for one segment', position: 0 };
+          else await patchReceivedBatches(segment.appendFd, start, checked, baseOffset);
         }
-        await checked.patch(this.logEndOffset);
       } catch (error) {
         segment.truncateToValid();
         await this.roll();
         throw error;
       }
-      const baseOffset = this.logEndOffset;
-      let next = baseOffset;
-      for (const batch of checked.batches) {
-        batch.baseOffset = next;
-        next += batch.lastOffsetDelta + 1;
+      if (isProblem(checked)) {
+        segment.truncateToValid();
+        await this.roll();
+        return checked;
       }
-      segment.noteAppended(checked.batches, start);
+      segment.noteAppended(checked, start);
       this.dirty.add(segment);
       return { baseOffset, end: { offset: segment.nextOffset, segment, position: segment.size } };
     }).then(async (result) => {
-      if ('problem' in result) return result;
+      if (isProblem(result)) return result;
       if (this.options.fsync === 'always') {
         await result.end.segment.sync();
         this.dirty.delete(result.end.segment);
       }
       this.advance(result.end);
-      return { baseOffset: result.baseOffset };
+      return result.baseOffset;
     });
   }
 
