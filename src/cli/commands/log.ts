@@ -40,6 +40,9 @@ Options:
       --max-request-bytes N    close connections sending larger requests
                                (default ${DEFAULT_MAX_REQUEST_BYTES})
       --no-auto-create         refuse unknown topics instead of creating them
+      --produce-receive-bytes N  splice the records of produce requests at least
+                               this large straight into the segment (experimental;
+                               default: buffer every request)
       --copy                   send fetched records through user space (comparison)
       --json                   log JSON lines
   -h, --help                   show this help`;
@@ -102,6 +105,7 @@ async function serve(argv: string[]): Promise<number> {
     'retention-ms': { type: 'string' },
     'max-request-bytes': { type: 'string' },
     'no-auto-create': { type: 'boolean' },
+    'produce-receive-bytes': { type: 'string' },
     copy: { type: 'boolean' },
     json: { type: 'boolean' },
   }, HELP);
@@ -128,6 +132,7 @@ async function serve(argv: string[]): Promise<number> {
       retentionMs: parseCount(values['retention-ms'], 'retention-ms'),
       maxRequestBytes: parseBytes(values['max-request-bytes'], 'max-request-bytes'),
       autoCreateTopics: values['no-auto-create'] !== true,
+      produceReceiveBytes: parseBytes(values['produce-receive-bytes'], 'produce-receive-bytes'),
       fetchMethod: values.copy ? 'copy' : 'auto',
       onLog: (event) => {
         if (event.event === 'listening') return;
