@@ -149,7 +149,7 @@ export function resolveSettings(options: LogBrokerOptions, produceReceiveDefault
     segmentBytes: integer(options.segmentBytes, 'options.segmentBytes', MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_BYTES),
     fsync,
     fsyncIntervalMs: integer(options.fsyncIntervalMs, 'options.fsyncIntervalMs', 1, 2 ** 31 - 1, DEFAULT_FSYNC_INTERVAL_MS),
-    partitions: integer(options.partitions, 'options.partitions', 1, 10000, 1),
+    partitions: integer(options.partitions, 'options.partitions', 1, 1000, 1),
     autoCreateTopics: options.autoCreateTopics ?? true,
     retentionBytes: optionalInteger(options.retentionBytes, 'options.retentionBytes', 0),
     retentionMs: optionalInteger(options.retentionMs, 'options.retentionMs', 0),

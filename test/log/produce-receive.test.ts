@@ -42,7 +42,7 @@ describe('produce requests received with splice', () => {
   before(async () => {
     t = await startBroker({ produceReceiveBytes: THRESHOLD, segmentBytes: 4 << 20 });
     client = await WireClient.connect(t.port);
-    for (const topic of ['big', 'corrupt', 'dying', 'mixed']) await client.request(ApiKey.Metadata, 4, (w) => w.int32(1).string(topic).bool(true));
+    for (const topic of ['big', 'corrupt', 'dying', 'mixed', 'fresh']) await client.request(ApiKey.Metadata, 4, (w) => w.int32(1).string(topic).bool(true));
   });
   after(async () => {
     client.close();
@@ -91,6 +91,18 @@ describe('produce requests received with splice', () => {
     const fetched = await fetchAll(client, 'corrupt');
     assert.ok(fetched.equals(storedBytes(t.dir, 'corrupt')), 'the segment files hold exactly the two good batches');
     assert.deepEqual(splitBatches(fetched).map((b) => Number(b.readBigInt64BE(0))), [0, 1]);
+  });
+
+  it('starts over in the same empty segment when the very first request of a partition is refused', async () => {
+    const bad = readProduceV8(await client.request(ApiKey.Produce, 8, produceBody('fresh', 0, buildBatch([{ value: value(11, 100 * KIB) }], { badCrc: true }))));
+    assert.equal(bad.errorCode, 2);
+    const log = t.broker.store.partition('fresh', 0)!;
+    assert.equal(log.segmentCount, 1, 'no second segment with the same base offset');
+    const good = readProduceV8(await client.request(ApiKey.Produce, 8, produceBody('fresh', 0, buildBatch([{ value: value(12, 100 * KIB) }]))));
+    assert.deepEqual([good.errorCode, good.baseOffset], [0, 0]);
+    const fetched = await fetchAll(client, 'fresh');
+    assert.ok(fetched.equals(storedBytes(t.dir, 'fresh')));
+    assert.equal(splitBatches(fetched).length, 1);
   });
 
   it('cuts a request whose producer disappears mid-records, and the partition carries on', async () => {

@@ -8,7 +8,8 @@ import { decodeCreateTopicsRequest, encodeCreateTopicsResponse, type CreateTopic
 import { ErrorCode } from '../protocol/error-codes.js';
 import { isValidTopicName } from '../storage/log-store.js';
 
-const MAX_PARTITIONS = 10000;
+/** Each partition holds three fds for its active segment and two per closed one. */
+const MAX_PARTITIONS = 1000;
 
 export const handleCreateTopics: Handler = async (state, { header, reader }, writer) => {
   const request = decodeCreateTopicsRequest(reader, header.apiVersion);

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { createError } from '../../errors.js';
+import { fsyncDirectory } from './fsync-directory.js';
 import { PartitionLog, type FsyncMode, type PartitionLogOptions } from './partition-log.js';
 import type { RecoveryReport } from './segment.js';
 
@@ -43,6 +44,7 @@ export interface PartitionRecovery extends RecoveryReport {
 export function isValidTopicName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_TOPIC_NAME_LENGTH && TOPIC_NAME.test(name) && name !== '.' && name !== '..';
 }
+
 
 function isAlive(pid: number): boolean {
   try {
@@ -176,7 +178,11 @@ export class LogStore {
       await pending;
       return 'exists';
     }
-    const creation = this.openPartitions(topic, partitions, true);
+    const creation = this.openPartitions(topic, partitions, true).then(async (logs) => {
+      // The new partition directories must survive a power cut with their data.
+      if (this.options.fsync !== 'never') await fsyncDirectory(this.options.dir);
+      return logs;
+    });
     this.creating.set(topic, creation);
     try {
       this.logs.set(topic, await creation);

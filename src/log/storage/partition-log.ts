@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import type { ChainFileRegion } from '../../transfer/send-chain.js';
 import { assignOffsets, isProblem, type BatchInfo, type BatchProblem } from '../protocol/record-batch.js';
 import { checkReceivedBatches, patchReceivedBatches } from './received-batches.js';
+import { fsyncDirectory } from './fsync-directory.js';
 import { parseSegmentName, Segment, type RecoveryReport } from './segment.js';
 
 /** When a produce is acknowledged relative to fdatasync; see docs/log.md. */
@@ -48,14 +49,6 @@ interface Position {
   position: number;
 }
 
-function fsyncDirectory(dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.open(dir, 'r', (error, fd) => {
-      if (error) return reject(error);
-      fs.fsync(fd, (syncError) => fs.close(fd, () => (syncError ? reject(syncError) : resolve())));
-    });
-  });
-}
 
 export class PartitionLog {
   private segments: Segment[];
@@ -158,6 +151,11 @@ export class PartitionLog {
 
   private async roll(): Promise<void> {
     const old = this.active;
+    if (old.size === 0) {
+      // Only after a failed append: start over in the same (empty) file.
+      old.reopenEmptyWriter();
+      return;
+    }
     // The old segment is made durable before the next one exists, so after
     // any crash only the newest segment can have a torn tail.
     if (this.options.fsync !== 'never' && old.size > 0) await old.sync();

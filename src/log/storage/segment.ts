@@ -280,6 +280,18 @@ export class Segment {
     return this.syncer.sync();
   }
 
+  /**
+   * A fresh append fd at position 0, for an empty segment whose append
+   * failed: there is nothing to roll away from, and a new segment would have
+   * the same base offset (and file name).
+   */
+  reopenEmptyWriter(): void {
+    if (this.size !== 0) throw new Error('only an empty segment can be reopened for appends');
+    this.closeWriter();
+    this.writeFd = fs.openSync(this.logPath, 'r+');
+    fs.ftruncateSync(this.writeFd, 0);
+  }
+
   /** Stops appends (the segment was rolled): closes the write fd. */
   closeWriter(): void {
     if (this.writeFd >= 0) fs.closeSync(this.writeFd);
