@@ -155,6 +155,29 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   }), 15000, `zerocopy ${args.join(' ')}`);
 }
 
+describe('without the native addon (ZEROCOPY_NATIVE=0)', () => {
+  it('produces, fetches and recovers the same bytes through the copy paths', async () => {
+    const dir = path.join(tmp.dir, 'no-addon');
+    const broker = await startChildBroker(dir, ['--produce-receive-bytes', '64k'], [], { ZEROCOPY_NATIVE: '0' });
+    const client = await WireClient.connect(broker.port);
+    try {
+      await client.request(ApiKey.Metadata, 4, (w) => w.int32(1).string('plain').bool(true));
+      for (let i = 0; i < 6; i++) {
+        const records = buildBatch([{ value: Buffer.alloc(i % 2 ? 100 * 1024 : 500, i) }]); // every other one takes the receive path
+        assert.equal(readProduceV8(await client.request(ApiKey.Produce, 8, produceBody('plain', 0, records))).errorCode, 0);
+      }
+      const fetched = readFetchV11(await client.request(ApiKey.Fetch, 11, fetchBody('plain', 0, 0, { partitionMaxBytes: 8 << 20 }))).records;
+      const partitionDir = path.join(dir, 'plain-0');
+      const stored = Buffer.concat(fs.readdirSync(partitionDir).filter((f) => f.endsWith('.log')).sort().map((f) => fs.readFileSync(path.join(partitionDir, f))));
+      assert.ok(fetched.equals(stored));
+      assert.deepEqual(splitBatches(fetched).map((b) => Number(b.readBigInt64BE(0))), [0, 1, 2, 3, 4, 5]);
+    } finally {
+      client.close();
+      await broker.kill('SIGTERM');
+    }
+  });
+});
+
 describe('zerocopy log serve', () => {
   const usage: [string[], RegExp][] = [
     [['log', 'serve'], /DIR is required/],

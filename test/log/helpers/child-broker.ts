@@ -35,9 +35,9 @@ export function killLeftoverBrokers(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 
-export async function startChildBroker(dir: string, args: string[] = [], wrapper: string[] = []): Promise<ChildBroker> {
+export async function startChildBroker(dir: string, args: string[] = [], wrapper: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ChildBroker> {
   const command = [...wrapper, process.execPath, CLI, 'log', 'serve', dir, '--listen', '127.0.0.1:0', '--json', ...args];
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
