@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { describeEnvironment } from './lib/environment.mjs';
+import { heavyLoadWarning, loadFact, startLoadMonitor } from './lib/load.mjs';
+import { liveGroups } from './lib/proc.mjs';
 import { ensureFixtures, parseSize, sizeName } from './lib/fixtures.mjs';
 import { REPO_DIR } from './lib/paths.mjs';
 import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, ratio, writeResults } from './lib/report.mjs';
@@ -115,6 +117,7 @@ async function sweep(options) {
   const [fixture] = ensureFixtures([SWEEP_FILE_BYTES], (line) => console.log(line));
   const senders = ['sendFile', 'pipe'];
   const sink = await startSink({ connections: SWEEP_CHUNKS.length * senders.length * options.runs, verifyFirst: false, timeoutSeconds: 600 });
+  const load = startLoadMonitor(liveGroups);
   const results = [];
   try {
     for (const chunk of SWEEP_CHUNKS) {
@@ -130,6 +133,7 @@ async function sweep(options) {
   } finally {
     await sink.handle.stop();
   }
+  const otherLoad = load.stop();
   const rows = SWEEP_CHUNKS.map((chunk) => {
     const mine = results.find((r) => r.chunk === chunk && r.sender === 'sendFile');
     const pipe = results.find((r) => r.chunk === chunk && r.sender === 'pipe');
@@ -140,6 +144,7 @@ async function sweep(options) {
     { title: 'pipe GB/s', align: 'right' }, { title: 'pipe CPU s/GB', align: 'right' }, { title: 'pipe / sendFile CPU', align: 'right' },
   ], rows);
   writeResults('transfer-sweep', [
+    ...(otherLoad.heavy ? [heavyLoadWarning(otherLoad), ''] : []),
     '# Transfer benchmark: chunk-size sweep',
     '',
     `The same ${sizeName(SWEEP_FILE_BYTES)} file sent as one sendFile call per chunk (following the file position), against`,
@@ -147,7 +152,7 @@ async function sweep(options) {
     '',
     table,
     '',
-    environmentTable(describeEnvironment()),
+    environmentTable([...describeEnvironment(), loadFact(otherLoad)]),
     '',
   ].join('\n'));
   console.log(`\n${table}`);
@@ -163,6 +168,7 @@ async function main() {
   console.log(`Sending ${sizeName(options.size)} ${options.runs} times with each sender (plus one warm-up)…`);
   const senders = Object.keys(SENDERS);
   const sink = await startSink({ connections: 1 + options.runs * senders.length, verifyFirst: false, timeoutSeconds: 600 });
+  const load = startLoadMonitor(liveGroups);
   const results = [];
   try {
   await measure('sendFile', file, options.size, sink); // warm-up: page cache and JIT
@@ -177,6 +183,7 @@ async function main() {
   } finally {
     await sink.handle.stop();
   }
+  const otherLoad = load.stop();
   const summary = Object.fromEntries(Object.keys(SENDERS).map((sender) => {
     const mine = results.filter((r) => r.sender === sender);
     return [sender, {
@@ -198,6 +205,7 @@ async function main() {
     { title: 'CPU vs sendFile', align: 'right' },
   ], rows);
   const markdown = [
+    ...(otherLoad.heavy ? [heavyLoadWarning(otherLoad), ''] : []),
     '# Transfer benchmark: one file over loopback',
     '',
     `${sizeName(options.size)} file, ${options.runs} runs per sender, medians. Sender CPU from process.cpuUsage() in a`,
@@ -207,7 +215,7 @@ async function main() {
     '',
     `**stream pipe uses ${formatRatio(cpuRatio)} the sender CPU per GB of sendFile.**`,
     '',
-    environmentTable(describeEnvironment()),
+    environmentTable([...describeEnvironment(), loadFact(otherLoad)]),
     '',
   ].join('\n');
   const chart = renderBarChart({

@@ -33,6 +33,7 @@ enum {
   SLOT_CACHE_WINDOW,
   SLOT_CACHE_PROBE_STRIDE,
   SLOT_MOVED,
+  SLOT_COPIED,
   SLOT_SYSCALLS,
   SLOT_STATUS,
   SLOT_FAILED_SYSCALL,
@@ -150,6 +151,7 @@ static void write_results(napi_env env, zc_js_job_t* jj) {
   if (r == NULL) return;
   const zc_job_t* j = &jj->job;
   r[SLOT_MOVED] = (double)j->moved;
+  r[SLOT_COPIED] = (double)j->copied;
   r[SLOT_SYSCALLS] = (double)j->syscalls;
   r[SLOT_STATUS] = (double)j->status;
   r[SLOT_FAILED_SYSCALL] = (double)j->failed_syscall;
@@ -610,6 +612,7 @@ static const constant_t constants[] = {
   {"DST_SOCKET", ZC_DST_SOCKET},
   {"DST_REGULAR", ZC_DST_REGULAR},
   {"HEAD_MORE", ZC_HEAD_MORE},
+  {"SMALL_COPY", ZC_SMALL_COPY},
   {"STATUS_OK", ZC_STATUS_OK},
   {"STATUS_EOF", ZC_STATUS_EOF},
   {"STATUS_CANCELED", ZC_STATUS_CANCELED},

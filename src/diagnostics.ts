@@ -12,6 +12,8 @@ export const FALLBACK_CHANNEL = 'zerocopy:transfer:fallback';
 export interface TransferEndMessage {
   method: string;
   bytes: number;
+  /** Of `bytes`, those a splice sent through its small-message buffer (see metrics()). */
+  copiedBytes?: number;
   /** fd the caller passed (or the socket's) for the destination, before dup(). */
   outFd: number;
   /** fd of the source, before dup(). */

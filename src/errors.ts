@@ -41,6 +41,11 @@ export const codes = {
     message: (sent: number, expected: number) =>
       `The file ended after ${sent} of ${expected} bytes: it was truncated during the transfer`,
   },
+  ZC_ERR_FILE_CHANGED: {
+    base: Error,
+    message: (sent: number, expected: number) =>
+      `The file changed after ${sent} of ${expected} bytes were sent: the response was abandoned rather than mix two versions`,
+  },
   ZC_ERR_UNEXPECTED_EOF: {
     base: Error,
     message: (sent: number, expected: number) => `The source ended after ${sent} of ${expected} bytes`,
@@ -82,6 +87,15 @@ export const codes = {
   ZC_ERR_TARGET_EXISTS: {
     base: Error,
     message: (path: string) => `Refusing to overwrite ${path} (use --force)`,
+  },
+  ZC_ERR_SAME_FILE: {
+    base: Error,
+    message: (src: string, dst: string) => `'${src}' and '${dst}' are the same file`,
+  },
+  ZC_ERR_OVERLAPPING_RANGES: {
+    base: RangeError,
+    message: (srcStart: number, dstStart: number, length: number) =>
+      `The source range [${srcStart}, ${srcStart + length}) and the destination range [${dstStart}, ${dstStart + length}) overlap in the same file`,
   },
   ZC_ERR_REGION_PAST_EOF: {
     base: RangeError,
@@ -132,6 +146,13 @@ export function createError<C extends ErrorCode>(
   Error.captureStackTrace?.(error, createError);
   return error;
 }
+
+/**
+ * An 'error' listener that swallows the event: for sockets whose failures
+ * the caller learns another way (a transfer's rejection, a 'close'), so an
+ * emitted error does not become an uncaught exception.
+ */
+export function ignoreError(): void {}
 
 /** Brand check that works across copies of the package (Symbol.for). */
 export function isZeroCopyError(value: unknown): value is ZeroCopyError {

@@ -41,12 +41,12 @@ export {
   type ProxyProtocolVersion,
   type HostPort,
 } from './proxy/index.js';
-export { serveStatic, type StaticHandler, type Next, type StaticHttpError } from './http/middleware.js';
-export type { ServeStaticOptions, SetHeaders } from './http/static-options.js';
-export { sendFileResponse, type SendFileResponseOptions } from './http/send-file.js';
-export { createStaticServer, type StaticServer, type StaticServerOptions } from './http/server.js';
-export { koaStatic, type KoaStaticMiddleware, type KoaContextLike } from './http/koa.js';
-export { fastifyStatic, type FastifyStaticHandler, type FastifyStaticOptions } from './http/fastify.js';
-export { responseBodyOf, type ResponseBody, type ResponseBodyMethod } from './http/response-info.js';
+export { serveStatic, type StaticHandler, type Next, type StaticHttpError } from './http/faces/middleware.js';
+export type { ServeStaticOptions, SetHeaders } from './http/pipeline/static-options.js';
+export { sendFileResponse, type SendFileResponseOptions } from './http/faces/send-file.js';
+export { createStaticServer, type StaticServer, type StaticServerOptions } from './http/faces/server.js';
+export { koaStatic, type KoaStaticMiddleware, type KoaContextLike } from './http/faces/koa.js';
+export { fastifyStatic, type FastifyStaticHandler, type FastifyStaticOptions } from './http/faces/fastify.js';
+export { responseBodyOf, type ResponseBody, type ResponseBodyMethod } from './http/pipeline/response-info.js';
 export { createLogBroker, LogBroker, type LogBrokerOptions, type LogBrokerEvent } from './log/broker.js';
 export { LOG_REQUEST_CHANNEL, type LogRequestMessage } from './log/diagnostics.js';

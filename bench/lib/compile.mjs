@@ -1,9 +1,9 @@
 // Builds the C programs (bench/clients/*.c, and the reference server
-// bench/peers/sendfile-floor.c) into bench/.work/bin/ at bench time.
+// bench/peers/sendfile-floor.c) and the Go peer into bench/.work/bin/ at bench time.
 // Binaries are never committed; they are rebuilt when the source is newer.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, WORK_DIR } from './paths.mjs';
 
@@ -24,6 +24,23 @@ export function compileProgram(source, name) {
   // the old binary or compiling the same one right now.
   const partial = `${binary}.${process.pid}.partial`;
   execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', partial, source], { stdio: 'inherit' });
+  renameSync(partial, binary);
+  return binary;
+}
+
+/**
+ * Builds a Go peer (bench/peers/<dir>/*.go, standard library only) into
+ * bench/.work/bin/<name> with the machine's Go toolchain if needed; returns
+ * the binary's path. Offline: no module downloads are involved.
+ */
+export function compileGo(dir, name) {
+  const sourceDir = join(BENCH_DIR, 'peers', dir);
+  const binary = join(BIN_DIR, name);
+  const newest = Math.max(...readdirSync(sourceDir).filter((f) => f.endsWith('.go')).map((f) => statSync(join(sourceDir, f)).mtimeMs));
+  if (existsSync(binary) && statSync(binary).mtimeMs >= newest) return binary;
+  mkdirSync(BIN_DIR, { recursive: true });
+  const partial = `${binary}.${process.pid}.partial`;
+  execFileSync('go', ['build', '-o', partial, '.'], { cwd: sourceDir, stdio: 'inherit', env: { ...process.env, GO111MODULE: 'off', GOFLAGS: '' } });
   renameSync(partial, binary);
   return binary;
 }

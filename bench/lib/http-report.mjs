@@ -5,6 +5,7 @@
 import { formatSize } from './fixtures.mjs';
 import { WRK_MAX_BYTES } from './http-measure.mjs';
 import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, medianWithSplit, ratio } from './report.mjs';
+import { heavyLoadWarning } from './load.mjs';
 import { renderBarChart } from './svg-chart.mjs';
 import { formatSyscalls } from './syscalls.mjs';
 
@@ -93,7 +94,7 @@ function floorNotes(fixtures, summaryOf) {
  * `unavailable` maps a server id to why it did not run.
  * Returns { markdown, charts: [{ suffix, svg }], peerOnly }.
  */
-export function buildHttpReport({ records, syscallRecords = [], fixtures, servers, unavailable, settings, environment, title }) {
+export function buildHttpReport({ records, syscallRecords = [], fixtures, servers, unavailable, settings, environment, otherLoad, title }) {
   const summaries = summarizeHttp(records);
   const projectRan = servers.some((s) => s.isProject && !unavailable.has(s.id) && records.some((r) => r.server === s.id && r.outcome === 'ok'));
   const summaryOf = (id, bytes) => summaries.get(id)?.get(bytes) ?? null;
@@ -103,6 +104,8 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
     return s?.reasons.length ? `failed: ${s.reasons.join('; ')}` : 'no data';
   };
   const out = [];
+  const warning = heavyLoadWarning(otherLoad);
+  if (warning) out.push(warning, '');
   out.push(`# ${title}`, '');
   if (!projectRan) {
     const projectIds = servers.filter((s) => s.isProject).map((s) => s.id);

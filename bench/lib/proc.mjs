@@ -187,6 +187,11 @@ export function findFreePort() {
 
 const startedGroups = new Set();
 
+/** Process groups this harness started and has not stopped yet. */
+export function liveGroups() {
+  return [...startedGroups];
+}
+
 /**
  * Spawns `command args` as the leader of a new process group and waits until
  * a process of that group has a socket listening on `port` (a listening TCP

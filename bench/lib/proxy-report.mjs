@@ -4,6 +4,7 @@
 
 import { formatSize } from './fixtures.mjs';
 import { BYTES_PER_GB, environmentTable, formatNumber, formatRatio, markdownTable, median, medianWithSplit, ratio } from './report.mjs';
+import { heavyLoadWarning } from './load.mjs';
 import { renderBarChart } from './svg-chart.mjs';
 import { formatSyscalls } from './syscalls.mjs';
 
@@ -60,7 +61,7 @@ const PROXY_TARGETS = [
  * `unavailable` maps an id to why it did not run.
  * Returns { markdown, charts: [{ suffix, svg }], peerOnly }.
  */
-export function buildProxyReport({ records, syscallRecords = [], proxies, unavailable, settings, environment, title }) {
+export function buildProxyReport({ records, syscallRecords = [], proxies, unavailable, settings, environment, otherLoad, title }) {
   const summaries = summarizeProxies(records);
   const projectRan = proxies.some((p) => p.isProject && summaries.get(p.id)?.runs > 0);
   const whyMissing = (proxy) => {
@@ -68,7 +69,8 @@ export function buildProxyReport({ records, syscallRecords = [], proxies, unavai
     const s = summaries.get(proxy.id);
     return s?.reasons.length ? `failed: ${s.reasons.join('; ')}` : 'no data';
   };
-  const out = [`# ${title}`, ''];
+  const warning = heavyLoadWarning(otherLoad);
+  const out = [...(warning ? [warning, ''] : []), `# ${title}`, ''];
   if (!projectRan) {
     const reasons = proxies.filter((p) => p.isProject).map((p) => unavailable.get(p.id) ?? summaries.get(p.id)?.reasons.join('; ')).filter(Boolean);
     out.push(`> **Peer-only results.** The project's proxy did not run${reasons.length ? ` (${reasons.join('; ')})` : ''}. These numbers describe the peers on this machine; rerun \`npm run bench:proxy\` once \`zerocopy proxy\` exists.`, '');

@@ -4,11 +4,15 @@
 // Entries with byDefault: false run only when named with --servers.
 
 import { join } from 'node:path';
-import { compileProgram } from '../lib/compile.mjs';
+import { existsSync } from 'node:fs';
+import { compileGo, compileProgram } from '../lib/compile.mjs';
 import { hasCommand, hasPeerPackage } from '../lib/environment.mjs';
 import { BENCH_DIR } from '../lib/paths.mjs';
 import { nginxCommand } from './nginx.mjs';
 import { projectUnavailableReason, zerocopyServeCommand } from './zerocopy.mjs';
+
+/** Bun's binary from the npm package @oven/bun-linux-x64 (bench/package.json). */
+export const BUN_BINARY = join(BENCH_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 
 const nodePeer = (script, port, root) => ({ command: process.execPath, args: [join(BENCH_DIR, 'peers', script), root, '--port', String(port), '--host', '127.0.0.1'], cwd: BENCH_DIR });
 const needsPackage = (name) => () => (hasPeerPackage(name) ? null : `npm peer ${name} is not installed (cd bench && npm install)`);
@@ -36,7 +40,7 @@ export const HTTP_SERVERS = [
     label: 'nginx (sendfile on)',
     byDefault: true,
     unavailableReason: needsCommand('nginx'),
-    command: ({ root, port }) => nginxCommand({ root, port, sendfile: true }),
+    command: ({ root, port, connections }) => nginxCommand({ root, port, sendfile: true, connections }),
   },
   {
     // Issue 3 reports nginx served 1.27x more 4 KiB req/s with sendfile off.
@@ -56,6 +60,31 @@ export const HTTP_SERVERS = [
     byDefault: true,
     unavailableReason: needsCommand(process.env.CC || 'cc'),
     command: ({ root, port }) => ({ command: compileProgram(join(BENCH_DIR, 'peers', 'sendfile-floor.c'), 'sendfile-floor'), args: [root, String(port)] }),
+  },
+  {
+    id: 'go',
+    label: 'Go http.FileServer',
+    byDefault: true,
+    unavailableReason: needsCommand('go'),
+    command: ({ root, port }) => ({ command: compileGo('go-fileserver', 'go-fileserver'), args: [root, '--port', String(port), '--host', '127.0.0.1'] }),
+  },
+  {
+    id: 'bun',
+    label: 'Bun (Bun.serve + Bun.file)',
+    byDefault: true,
+    unavailableReason: () => (existsSync(BUN_BINARY) ? null : 'the npm package @oven/bun-linux-x64 is not installed (cd bench && npm install)'),
+    command: ({ root, port }) => ({ command: BUN_BINARY, args: [join(BENCH_DIR, 'peers', 'bun-static-server.mjs'), root, '--port', String(port), '--host', '127.0.0.1'], cwd: BENCH_DIR }),
+  },
+  {
+    // A reference for the small-file case: node:http answering from buffers
+    // read at start, nothing else (peers/node-bare-server.mjs). Files above
+    // 1 MiB are not loaded, so it runs only for those sizes.
+    id: 'node-bare',
+    label: 'bare node:http, cached Buffer (reference)',
+    byDefault: true,
+    maxBytes: 1 << 20,
+    unavailableReason: () => null,
+    command: ({ root, port }) => nodePeer('node-bare-server.mjs', port, root),
   },
   {
     id: 'express-static',

@@ -18,10 +18,11 @@ import { harnessRunDir } from '../lib/paths.mjs';
  *   keepalive_requests 1000000        → nginx closes a keep-alive connection
  *                                       after 1000 requests by default; Node's
  *                                       servers never do, so same settings
+ *   worker_connections               → 1024, or what a concurrency sweep needs
  * Everything else keeps nginx 1.22's defaults (sendfile_max_chunk 2m,
  * no open_file_cache).
  */
-export function nginxCommand({ root, port, sendfile = true }) {
+export function nginxCommand({ root, port, sendfile = true, connections = 1024 }) {
   // One directory per variant, rewritten each run (runs are sequential).
   const prefix = join(harnessRunDir(), `nginx-sendfile-${sendfile ? 'on' : 'off'}`);
   mkdirSync(join(prefix, 'temp'), { recursive: true });
@@ -31,9 +32,10 @@ daemon off;
 master_process off;
 worker_processes 1;
 pid ${join(prefix, 'nginx.pid')};
+worker_rlimit_nofile ${Math.max(4096, connections * 2 + 64)};
 error_log ${join(prefix, 'error.log')} warn;
 events {
-  worker_connections 1024;
+  worker_connections ${Math.max(1024, connections + 64)};
 }
 http {
   access_log off;

@@ -40,6 +40,24 @@ export const PROXIES = [
     command: ({ listenPort, upstreamPort }) => haproxyCommand({ listenPort, upstreamPort, splice: 'always' }),
   },
   {
+    // Issue 11: HAProxy with the same 1 MiB pipes zerocopy uses (its default
+    // is 64 KiB), the peer to beat for bulk streams.
+    id: 'haproxy-splice-1m',
+    label: 'HAProxy (splice, 1 MiB pipes)',
+    byDefault: true,
+    unavailableReason: needsCommand('haproxy'),
+    command: ({ listenPort, upstreamPort }) => haproxyCommand({ listenPort, upstreamPort, splice: 'always', pipeSize: 1 << 20 }),
+  },
+  {
+    // Plain TCP mode: HAProxy's default and what most installations run;
+    // the reference for request/response traffic (bench:proxy --rr).
+    id: 'haproxy-tcp',
+    label: 'HAProxy (plain TCP)',
+    byDefault: false,
+    unavailableReason: needsCommand('haproxy'),
+    command: ({ listenPort, upstreamPort }) => haproxyCommand({ listenPort, upstreamPort, splice: 'none' }),
+  },
+  {
     id: 'node-pipe',
     label: 'node a.pipe(b)',
     byDefault: true,

@@ -38,7 +38,11 @@ typedef enum {
   ZC_SRC_REGULAR = 1 << 0,   /* regular file: never polled, page residency checked */
   ZC_DST_SOCKET = 1 << 1,    /* head and copies use send(MSG_NOSIGNAL) */
   ZC_DST_REGULAR = 1 << 2,   /* regular file: never polled */
-  ZC_HEAD_MORE = 1 << 3      /* send the head with MSG_MORE: body bytes are known to follow */
+  ZC_HEAD_MORE = 1 << 3,     /* send the head with MSG_MORE: body bytes are known to follow */
+  /* With an internal pipe: read into the copy buffer first (copy_buffer_size
+   * bytes); a message that fits is sent from there, one that fills it is
+   * spliced from then on (HAProxy's splice-auto). */
+  ZC_SMALL_COPY = 1 << 4
 } zc_job_flags_t;
 
 /* Final job status, besides a negative errno. */
@@ -89,7 +93,7 @@ struct zc_job_s {
   int64_t src_offset;     /* -1: read from and advance the file position */
   int64_t remaining;      /* bytes still to take from src; -1: until EOF */
   size_t budget;          /* bytes per wakeup before yielding to the loop */
-  size_t copy_buffer_size;/* ZC_MODE_COPY only */
+  size_t copy_buffer_size;/* ZC_MODE_COPY, or ZC_SMALL_COPY */
   /* Cold-page policy for a ZC_SRC_REGULAR source (0 turns the check off):
    * before a read, this many bytes ahead (at most) are checked for page-cache
    * residency, and a miss runs that one read on the threadpool. Where the
@@ -103,6 +107,7 @@ struct zc_job_s {
 
   /* Results, valid in done_cb (moved and head_sent are live). */
   int64_t moved;          /* body bytes delivered to dst */
+  int64_t copied;         /* of those, bytes a ZC_SMALL_COPY job sent from its buffer */
   size_t head_sent;
   int64_t in_pipe;        /* bytes left in the internal pipe: exact, offloaded steps
                              included (nonzero at the end: the pipe must not be reused) */
@@ -126,6 +131,9 @@ struct zc_job_s {
   int src_ready, dst_ready;
   int wait_src, wait_dst;
   int ambiguous;          /* EAGAINs in a row that poll() could not attribute */
+  int src_drained;        /* a short read emptied src: wait for it, no probing read */
+  int src_hangup_seen;    /* an edge reported src's FIN/hang-up: an EOF may wait behind the data */
+  int splicing;           /* ZC_SMALL_COPY: a message filled the buffer, splice the rest */
   int src_eof;
   int cancel_requested;
   int64_t src_size;

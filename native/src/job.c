@@ -36,12 +36,23 @@ static int has_internal_pipe(const zc_job_t* j) {
   return j->pipe_rd >= 0;
 }
 
+/* Whether the next src read goes into the job's buffer (a copy, or a small
+ * message of a ZC_SMALL_COPY splice) rather than into a pipe or to dst. */
+static int reads_into_buffer(const zc_job_t* j) {
+  if (j->mode == ZC_MODE_COPY) return 1;
+  return (j->flags & ZC_SMALL_COPY) && has_internal_pipe(j) && !j->splicing;
+}
+
+static int buffer_pending(const zc_job_t* j) {
+  return j->buffer_end > j->buffer_start;
+}
+
 /* Bytes the next src-consuming call may ask for. */
 static size_t next_read_length(const zc_job_t* j, size_t spent) {
   int64_t want = (int64_t)(j->budget > spent ? j->budget - spent : 0);
   if (j->remaining >= 0) want = min64(want, j->remaining);
-  if (j->mode == ZC_MODE_COPY) want = min64(want, (int64_t)j->copy_buffer_size);
-  if (has_internal_pipe(j)) want = min64(want, (int64_t)j->pipe_capacity - j->in_pipe);
+  if (reads_into_buffer(j)) want = min64(want, (int64_t)j->copy_buffer_size);
+  else if (has_internal_pipe(j)) want = min64(want, (int64_t)j->pipe_capacity - j->in_pipe);
   return (size_t)min64(want, (int64_t)ZC_MAX_RW_BYTES);
 }
 
@@ -52,6 +63,7 @@ static int64_t* src_offset_ptr(zc_job_t* j) {
 /* The one call that consumes src. Runs on the loop thread or, for cold pages,
  * on the threadpool; it touches no engine state besides the offset. */
 static ssize_t read_step(zc_job_t* j, size_t length) {
+  if (reads_into_buffer(j)) return zc__read(j->src_dup, j->buffer, length, src_offset_ptr(j));
   switch (j->mode) {
     case ZC_MODE_SENDFILE:
       return zc__sendfile(j->dst_dup, j->src_dup, src_offset_ptr(j), length);
@@ -66,6 +78,7 @@ static ssize_t read_step(zc_job_t* j, size_t length) {
 }
 
 static int read_syscall(const zc_job_t* j) {
+  if (reads_into_buffer(j)) return ZC_SYS_READ;
   switch (j->mode) {
     case ZC_MODE_SENDFILE: return ZC_SYS_SENDFILE;
     case ZC_MODE_SPLICE: return ZC_SYS_SPLICE;
@@ -75,14 +88,14 @@ static int read_syscall(const zc_job_t* j) {
 }
 
 static int write_syscall(const zc_job_t* j) {
-  if (has_internal_pipe(j)) return ZC_SYS_SPLICE;
+  if (has_internal_pipe(j) && !buffer_pending(j)) return ZC_SYS_SPLICE;
   return (j->flags & ZC_DST_SOCKET) ? ZC_SYS_SEND : ZC_SYS_WRITE;
 }
 
 /* Whether the bytes go straight to dst (sendfile, direct splice, tee) rather
  * than into the internal pipe or the copy buffer. */
 static int read_step_delivers(const zc_job_t* j) {
-  return j->mode != ZC_MODE_COPY && !has_internal_pipe(j);
+  return !reads_into_buffer(j) && !has_internal_pipe(j);
 }
 
 static int src_pollable(const zc_job_t* j) {
@@ -210,21 +223,46 @@ static void account_read(zc_job_t* j, ssize_t n) {
   if (j->remaining > 0) j->remaining -= n;
   if (read_step_delivers(j)) {
     j->moved += n;
-  } else if (has_internal_pipe(j)) {
-    j->in_pipe += n;
-  } else {
+  } else if (reads_into_buffer(j)) {
     j->buffer_start = 0;
     j->buffer_end = (size_t)n;
+  } else {
+    j->in_pipe += n;
   }
 }
 
-/* Applies the result of read_step; shared by the inline and offloaded paths. */
-static zc__step_t apply_read(zc_job_t* j, ssize_t n, size_t* spent) {
+/*
+ * What a read of `n` bytes (asked: `asked`) says about the source. From a
+ * socket or a pipe, a read that returns less than asked emptied it at that
+ * moment (recv and read return what is queued), so after delivering the job
+ * waits for the next edge instead of probing with a read that would only
+ * answer EAGAIN: one syscall less per message. Not after an edge reported
+ * the peer's FIN: that edge will not come again, and the EOF behind the
+ * data must still be read. (A FIN arriving later brings its own edge; one
+ * that arrived before the job first waited is reported when the fd is
+ * registered.) A splice into a pipe proves nothing: it also stops short
+ * when the pipe runs out of slots.
+ * For ZC_SMALL_COPY: a message that filled the buffer is spliced from then
+ * on; a short splice switches back to the buffer for the next message.
+ */
+static void learn_from_read(zc_job_t* j, ssize_t n, size_t asked, int into_buffer) {
+  if (into_buffer && src_pollable(j) && (size_t)n < asked && !j->src_hangup_seen) j->src_drained = 1;
+  if (!(j->flags & ZC_SMALL_COPY) || !has_internal_pipe(j)) return;
+  if (into_buffer && (size_t)n == asked) j->splicing = 1;
+  else if (!into_buffer && (size_t)n < asked) j->splicing = 0;
+}
+
+/* Applies the result of read_step (which asked for `asked` bytes); shared by
+ * the inline and offloaded paths. */
+static zc__step_t apply_read(zc_job_t* j, ssize_t n, size_t asked, size_t* spent) {
   j->syscalls++;
   if (n > 0) {
+    int delivered = read_step_delivers(j);
+    int into_buffer = reads_into_buffer(j);
     account_read(j, n);
+    learn_from_read(j, n, asked, into_buffer);
     j->ambiguous = 0;
-    if (read_step_delivers(j)) {
+    if (delivered) {
       *spent += (size_t)n;
       if (j->mode == ZC_MODE_TEE) {
         zc__job_finish(j, ZC_STATUS_OK, ZC_SYS_NONE);
@@ -249,7 +287,8 @@ static zc__step_t apply_read(zc_job_t* j, ssize_t n, size_t* spent) {
 /* Bytes waiting to reach dst: the internal pipe or the copy buffer. */
 static zc__step_t drain_pending(zc_job_t* j, size_t* spent) {
   ssize_t n;
-  if (has_internal_pipe(j)) {
+  int from_pipe = !buffer_pending(j);
+  if (from_pipe) {
     n = zc__splice(j->pipe_rd, NULL, j->dst_dup, (size_t)min64(j->in_pipe, (int64_t)ZC_MAX_RW_BYTES));
   } else {
     n = zc__write(j->dst_dup, j->buffer + j->buffer_start, j->buffer_end - j->buffer_start,
@@ -259,9 +298,10 @@ static zc__step_t drain_pending(zc_job_t* j, size_t* spent) {
   if (n > 0) {
     j->moved += n;
     *spent += (size_t)n;
-    if (has_internal_pipe(j)) {
+    if (from_pipe) {
       j->in_pipe -= n;
     } else {
+      if (has_internal_pipe(j)) j->copied += n;
       j->buffer_start += (size_t)n;
       if (j->buffer_start == j->buffer_end) j->buffer_start = j->buffer_end = 0;
     }
@@ -290,11 +330,15 @@ static zc__step_t send_head(zc_job_t* j) {
 
 static zc__step_t step(zc_job_t* j, size_t* spent) {
   if (j->head_sent < j->head_length) return send_head(j);
-  int pending = has_internal_pipe(j) ? j->in_pipe > 0 : j->buffer_end > j->buffer_start;
+  int pending = buffer_pending(j) || (has_internal_pipe(j) && j->in_pipe > 0);
   if (pending) return *spent >= j->budget ? STEP_YIELD : drain_pending(j, spent);
   if (j->src_eof || j->remaining == 0) {
     end_ok_or_eof(j);
     return STEP_END;
+  }
+  if (j->src_drained) {
+    j->src_drained = 0;
+    return wait_for(j, 1, 0);
   }
   if (*spent >= j->budget) return STEP_YIELD;
   size_t length = next_read_length(j, *spent);
@@ -303,7 +347,7 @@ static zc__step_t step(zc_job_t* j, size_t* spent) {
     j->offload_length = length;
     return STEP_OFFLOAD;
   }
-  return apply_read(j, read_step(j, cached), spent);
+  return apply_read(j, read_step(j, cached), cached, spent);
 }
 
 /* Runs steps until the job waits, yields, offloads or ends; never touches
@@ -358,7 +402,7 @@ void zc__job_after_offload(zc_job_t* j, int never_ran) {
   }
   size_t spent = 0;
   j->state = ZC_JOB_RUNNING;
-  switch (apply_read(j, (ssize_t)j->offload_result, &spent)) {
+  switch (apply_read(j, (ssize_t)j->offload_result, j->offload_length, &spent)) {
     case STEP_AGAIN:
       run(j, spent);
       return;

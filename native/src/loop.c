@@ -178,8 +178,12 @@ static zc_job_t* job_of(const struct epoll_event* ev) {
  * running only take the note (an error shows in their next call). */
 static void deliver(zc_job_t* j, int side, uint32_t events) {
   j->wakeups++;
-  if (side == ZC_SIDE_SRC) j->src_ready = 1;
-  else j->dst_ready = 1;
+  if (side == ZC_SIDE_SRC) {
+    j->src_ready = 1;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) j->src_hangup_seen = 1;
+  } else {
+    j->dst_ready = 1;
+  }
   if (j->state != ZC_JOB_POLLING && j->state != ZC_JOB_QUEUED) return;
   if ((events & (EPOLLERR | EPOLLHUP)) &&
       zc__job_check_side(j, side, (events & EPOLLERR) != 0, (events & EPOLLHUP) != 0) < 0)
@@ -261,7 +265,7 @@ int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
     return r;
   }
   j->failed_side = ZC_SIDE_NONE;
-  if (j->mode == ZC_MODE_COPY) {
+  if (j->mode == ZC_MODE_COPY || ((j->flags & ZC_SMALL_COPY) && j->pipe_rd >= 0)) {
     j->buffer = malloc(j->copy_buffer_size);
     if (j->buffer == NULL) {
       j->failed_syscall = ZC_SYS_MALLOC;

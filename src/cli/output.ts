@@ -2,14 +2,48 @@
  * Terminal output shared by the subcommands: errors in one format, byte and
  * rate formatting, and a progress line that redraws in place on a TTY.
  */
+import util from 'node:util';
 
-/** Prints `zerocopy: message` (or `zerocopy <command>: message`) to stderr. */
+/**
+ * Prints `zerocopy: message` (or `zerocopy <command>: message`) to stderr.
+ * The convention: usage mistakes name the command, so the user knows which
+ * `--help` to read (`zerocopy cp: missing destination`); failures at run time
+ * do not (`zerocopy: 'f' and 'f' are the same file`).
+ */
 export function printError(message: string, command?: string): void {
   console.error(`zerocopy${command ? ` ${command}` : ''}: ${message}`);
 }
 
-/** The message for an error, with the path or syscall when Node core would show them. */
+/** Prints a one-line warning to stderr (`zerocopy: warning: ...`). */
+export function printWarning(message: string): void {
+  console.error(`zerocopy: warning: ${message}`);
+}
+
+interface SystemErrorLike {
+  code: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+function isSystemError(error: unknown): error is Error & SystemErrorLike {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
+
+/**
+ * A system error in words: `no such file or directory (ENOENT)`. The
+ * description is libuv's (util.getSystemErrorMap), the code stays for
+ * searching and scripts; the caller says what was being done and to what.
+ */
+export function describeSystemError(error: Error & SystemErrorLike): string {
+  const fromMap = typeof error.errno === 'number' ? util.getSystemErrorMap().get(error.errno)?.[1] : undefined;
+  return `${fromMap ?? error.message} (${error.code})`;
+}
+
+/** The message for an error: system errors in words with their code, the rest as they are. */
 export function describeError(error: unknown): string {
+  if (isSystemError(error)) return describeSystemError(error);
   if (error instanceof Error) return error.message;
   return String(error);
 }

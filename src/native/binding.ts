@@ -2,6 +2,7 @@
  * The only module that loads the native addon. Everything else goes through
  * `capabilities.ts`, which decides whether the addon may be used.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** Opaque handle of a running native transfer job. */
@@ -26,6 +27,7 @@ export const enum JobSlot {
   CacheWindow,
   CacheProbeStride,
   Moved,
+  Copied,
   Syscalls,
   Status,
   FailedSyscall,
@@ -46,6 +48,7 @@ export interface NativeConstants {
   DST_SOCKET: number;
   DST_REGULAR: number;
   HEAD_MORE: number;
+  SMALL_COPY: number;
   STATUS_OK: number;
   STATUS_EOF: number;
   STATUS_CANCELED: number;
@@ -136,7 +139,25 @@ export function loadBinding(): NativeBinding | null {
   try {
     return createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
   } catch (error) {
-    loadFailure = `cannot load the native addon: ${(error as Error).message}`;
+    loadFailure = buildOutcome() ?? `cannot load the native addon: ${(error as Error).message}`;
     return null;
   }
+}
+
+/**
+ * Why the install left no addon, from the marker scripts/build-native.js
+ * writes next to it (BUILD_FAILED: the reason; BUILD_SKIPPED: the switch).
+ */
+function buildOutcome(): string | undefined {
+  const read = (name: string) => {
+    try {
+      return readFileSync(new URL(`../../../native/build/${name}`, import.meta.url), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const failed = read('BUILD_FAILED');
+  if (failed !== undefined) return `the native build failed: ${failed}`;
+  const skipped = read('BUILD_SKIPPED');
+  return skipped !== undefined ? `the native build was skipped: ${skipped}` : undefined;
 }

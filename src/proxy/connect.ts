@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 
-import { createAbortError, createError, type ZeroCopyError } from '../errors.js';
+import { createAbortError, createError, ignoreError, type ZeroCopyError } from '../errors.js';
 import { formatHostPort, type HostPort } from './upstreams.js';
 
 export interface DialOptions {
@@ -33,7 +33,6 @@ export interface Dialed {
   failed: DialAttempt[];
 }
 
-const ignoreError = () => {};
 
 /** `ECONNREFUSED`, `ZC_ERR_CONNECT_TIMEOUT`, …: what a log line shows for a failed attempt. */
 export function describeAttempt({ upstream, error }: DialAttempt): string {

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
+import { ignoreError } from '../errors.js';
 import { relay, type RelayCopyReason, type RelayError } from '../transfer/relay.js';
 import { describeAttempt, dialFirstAvailable, type Dialed, type NoUpstreamError } from './connect.js';
 import type { ConnectionOutcome, ConnectionRecord, ProxyLogRecord } from './log.js';
@@ -37,7 +38,6 @@ interface LiveConnection {
 /** Errors that mean a peer went away; either errno may come first (FEASIBILITY §3). */
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'ETIMEDOUT', 'ECONNABORTED', 'ZC_ERR_SOCKET_CLOSED']);
 
-const ignoreError = () => {};
 
 function remoteName(socket: net.Socket): string {
   const { remoteAddress, remotePort } = socket;

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 
 import { createAbortError, createError } from '../errors.js';
+import { readInto } from '../fs/descriptors.js';
 import { socketGoneError, type Source, type Target } from './endpoint.js';
 
 /** 256 KiB: big enough that per-chunk overhead is small, small enough to stay out of the old GC space. */
@@ -51,12 +52,6 @@ async function retryOnEagain<T>(operation: () => Promise<T>, signal: AbortSignal
       delay = Math.min(delay * 2, EAGAIN_RETRY_MAX_MS);
     }
   }
-}
-
-function readInto(fd: number, buffer: Buffer, length: number, position: number | null): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
-  });
 }
 
 function writeFromFd(fd: number, data: Buffer, position: number | null): Promise<number> {

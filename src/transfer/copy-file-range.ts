@@ -85,12 +85,78 @@ async function copyInKernel(
   return { bytes, method: 'copy_file_range' };
 }
 
-async function openDestination(dst: SourceInput): Promise<Source> {
+function fstatBig(fd: number): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) => {
+    fs.fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats)));
+  });
+}
+
+function isSameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Opens (paths) or adopts (fds, FileHandles) the destination. A path is
+ * opened without O_TRUNC and compared with the source by (st_dev, st_ino)
+ * first: the same file reached through the same path, a symlink, a hard link
+ * or `..` is refused before a byte of it is lost. Only then is it truncated.
+ */
+async function openDestination(dst: SourceInput, source: Source, sourceStats: fs.BigIntStats, sourceLabel: string): Promise<Source> {
   if (typeof dst === 'string' || dst instanceof URL) {
-    const handle = await fs.promises.open(dst, 'w');
+    const handle = await fs.promises.open(dst, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666);
+    try {
+      const stats = await fstatBig(handle.fd);
+      if (isSameInode(stats, sourceStats)) {
+        throw createError('ZC_ERR_SAME_FILE', [source.path ?? sourceLabel, String(dst)]);
+      }
+      // Devices and FIFOs ignore O_TRUNC, and ftruncate fails on them (EINVAL): only files are emptied.
+      if (stats.isFile()) await handle.truncate(0);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
     return { fd: handle.fd, kind: 'file', path: String(dst), close: () => handle.close() };
   }
   return holdOwnDescriptor(await openSource(dst, 'dst'));
+}
+
+/** Offsets and length of a copy inside one inode, after the checks that keep it finite. */
+interface SameFileRanges {
+  offset: number;
+  dstOffset: number;
+  length: number;
+}
+
+/**
+ * A copy between two fds of one inode is only well defined between disjoint
+ * ranges: an overlapping one reads its own output (copy to EOF from 0 to 4
+ * never ends, it grows the file until the disk is full). The kernel refuses
+ * overlap itself since Linux 5.3 (EINVAL), but the read/write fallback would
+ * not, so it is decided here. A path source was opened here, so its offset
+ * defaults to 0; an fd's file position cannot be read from Node, so a
+ * missing offset is refused rather than guessed. `length` omitted means
+ * "to the EOF of now": the copy may extend the file, and must not chase it.
+ */
+function checkSameFileRanges(
+  source: Source,
+  sourceStats: fs.BigIntStats,
+  offset: number | undefined,
+  dstOffset: number | undefined,
+  length: number | undefined,
+): SameFileRanges {
+  const srcStart = offset ?? (source.path !== undefined ? 0 : undefined);
+  if (srcStart === undefined) {
+    throw createError('ZC_ERR_INVALID_ARG', ['options.offset', 'a byte offset when src and dst are the same file', offset]);
+  }
+  if (dstOffset === undefined) {
+    throw createError('ZC_ERR_INVALID_ARG', ['options.dstOffset', 'a byte offset when src and dst are the same file', dstOffset]);
+  }
+  const size = Number(sourceStats.size);
+  const bytes = length ?? Math.max(0, size - srcStart);
+  if (bytes > 0 && srcStart < dstOffset + bytes && dstOffset < srcStart + bytes) {
+    throw createError('ZC_ERR_OVERLAPPING_RANGES', [srcStart, dstOffset, bytes]);
+  }
+  return { offset: srcStart, dstOffset, length: bytes };
 }
 
 /**
@@ -99,12 +165,19 @@ async function openDestination(dst: SourceInput): Promise<Source> {
  * FileHandles stay the caller's. Falls back to read/write when the kernel
  * cannot copy between these files (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP) before
  * any byte moved. Resolves with `{ bytes, method }`.
+ *
+ * Never copies a file onto itself: a `dst` path that is the source's inode
+ * (any path, symlink or hard link to it) rejects with ZC_ERR_SAME_FILE
+ * before it is truncated. Two fds of one inode may copy between disjoint
+ * ranges only: overlapping ranges reject with ZC_ERR_OVERLAPPING_RANGES, and
+ * both offsets must then be given (ZC_ERR_INVALID_ARG), except a path
+ * source's, which starts at 0. Nothing is written when these checks fail.
  */
 export async function copyFileRange(src: SourceInput, dst: SourceInput, options?: CopyFileRangeOptions): Promise<TransferResult> {
   const opts = checkOptionsObject<CopyFileRangeOptions>(options);
-  const offset = checkByteCount(opts.offset, 'options.offset');
-  const dstOffset = checkByteCount(opts.dstOffset, 'options.dstOffset');
-  const length = checkByteCount(opts.length, 'options.length');
+  let offset = checkByteCount(opts.offset, 'options.offset');
+  let dstOffset = checkByteCount(opts.dstOffset, 'options.dstOffset');
+  let length = checkByteCount(opts.length, 'options.length');
   const signal = checkSignal(opts.signal);
   const forced = checkMethod(opts.method, ['auto', 'copy'] as const);
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
@@ -117,7 +190,11 @@ export async function copyFileRange(src: SourceInput, dst: SourceInput, options?
   let target: Source | undefined;
   trackInFlight(1);
   try {
-    target = await openDestination(dst);
+    const sourceStats = await fstatBig(source.fd);
+    target = await openDestination(dst, source, sourceStats, typeof src === 'number' ? `fd ${src}` : typeof src === 'object' && !(src instanceof URL) ? `fd ${src.fd}` : String(src));
+    if (isSameInode(await fstatBig(target.fd), sourceStats)) {
+      ({ offset, dstOffset, length } = checkSameFileRanges(source, sourceStats, offset, dstOffset, length));
+    }
     const native = getNative();
     if (native !== null && forced !== 'copy') {
       const done = await copyInKernel(native, source, target, { offset, dstOffset, length, signal, onProgress: opts.onProgress });

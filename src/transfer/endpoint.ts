@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
+import util from 'node:util';
 
 import { createAbortError, createError, type TransferErrorFields } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
@@ -161,6 +162,10 @@ export async function flushSocketWrites(socket: net.Socket, signal?: AbortSignal
  */
 export async function prepareTarget(out: TargetInput, name = 'out', signal?: AbortSignal): Promise<Target> {
   if (out instanceof net.Socket) {
+    // An HTTP/2 response's `socket` is a Proxy of the whole session's socket
+    // (and passes instanceof): bytes written to its fd would corrupt every
+    // stream of the connection.
+    if (util.types.isProxy(out)) throw createError('ZC_ERR_SOCKET_UNUSABLE', ['it is an HTTP/2 stream\'s proxy of the session socket; write through the response']);
     if (out.destroyed) throw socketGoneError(out);
     await waitForConnect(out, signal);
     if (isTls(out)) return { fd: -1, kind: 'tls', socket: out };

@@ -11,6 +11,11 @@ const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range
 export interface MethodCounters {
   transfers: number;
   bytes: number;
+  /**
+   * Of `bytes`, those a splice transfer sent through its small-message
+   * buffer (recv + send: messages up to 16 KiB from a socket), not spliced.
+   */
+  bytesCopied: number;
   syscalls: number;
   errors: number;
 }
@@ -39,7 +44,7 @@ export interface Metrics {
 }
 
 const methods = Object.fromEntries(
-  METHODS.map((m) => [m, { transfers: 0, bytes: 0, syscalls: 0, errors: 0 }]),
+  METHODS.map((m) => [m, { transfers: 0, bytes: 0, bytesCopied: 0, syscalls: 0, errors: 0 }]),
 ) as Record<TransferMethod, MethodCounters>;
 const fallbacks: Record<string, number> = {};
 const relays: RelayCounters = { started: 0, active: 0, bytes: 0, copiedForLackOfPipes: 0 };
@@ -48,10 +53,11 @@ let coldOffloads = 0;
 let inFlight = 0;
 
 /** Counts one finished transfer (or one failed attempt, with `failed`). */
-export function recordTransfer(method: TransferMethod, bytes: number, syscalls: number, offloads: number, failed: boolean): void {
+export function recordTransfer(method: TransferMethod, bytes: number, copied: number, syscalls: number, offloads: number, failed: boolean): void {
   const m = methods[method];
   m.transfers++;
   m.bytes += bytes;
+  m.bytesCopied += copied;
   m.syscalls += syscalls;
   if (failed) m.errors++;
   coldOffloads += offloads;

@@ -55,6 +55,8 @@ export interface JobOutcome {
   /** zc_status_t (0 ok, 1 eof, 2 canceled) or -errno. */
   status: number;
   moved: number;
+  /** Of `moved`, bytes a small-message splice job sent from its buffer (SMALL_COPY). */
+  copied: number;
   headSent: number;
   inPipe: number;
   syscalls: number;
@@ -86,6 +88,7 @@ function readOutcome(native: NativeBinding, slots: Float64Array): JobOutcome {
   return {
     status: slots[JobSlot.Status]!,
     moved: slots[JobSlot.Moved]!,
+    copied: slots[JobSlot.Copied]!,
     headSent: slots[JobSlot.HeadSent]!,
     inPipe: slots[JobSlot.InPipe]!,
     syscalls: slots[JobSlot.Syscalls]!,

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 
-import { createAbortError, createError } from '../errors.js';
+import { createAbortError, createError, ignoreError } from '../errors.js';
 import { getNative } from '../native/capabilities.js';
 import type { NativeBinding } from '../native/binding.js';
 import { prepareTarget, socketFd, socketGoneError } from './endpoint.js';
@@ -13,7 +13,7 @@ import { recordFallback, relayCounters, trackInFlight } from './metrics.js';
 import { startNativeJob, type JobOutcome, type RunningJob } from './native-job.js';
 import { checkByteCount, checkMethod, checkOptionsObject, checkSignal } from './options.js';
 import { sharedPipePool, type Pipe, type PipePool } from './pipe-pool.js';
-import { errorFromOutcome, reportTransfer } from './run.js';
+import { errorFromOutcome, reportTransfer, smallMessageSettings } from './run.js';
 import { takeOverReading, writeThroughNode } from './takeover.js';
 
 export interface RelayOptions {
@@ -63,7 +63,6 @@ export interface RelayError extends Error {
   direction?: 'aToB' | 'bToA';
 }
 
-const ignoreError = () => {};
 const noStartHook = () => {};
 
 function assertSocket(value: unknown, name: string): asserts value is net.Socket {
@@ -210,6 +209,7 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
     const fd = socketFd(d.from) ?? -1;
     const outFd = socketFd(d.to) ?? -1;
     try {
+      const small = method === 'splice' ? smallMessageSettings(native) : { flags: 0, copyBufferSize: undefined };
       d.job = startNativeJob(native, {
         mode: method === 'splice' ? c.MODE_SPLICE : c.MODE_COPY,
         srcFd: fd,
@@ -219,7 +219,8 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
         pipe: d.pipe,
         srcOffset: -1,
         length: -1,
-        flags: c.DST_SOCKET,
+        flags: c.DST_SOCKET | small.flags,
+        copyBufferSize: small.copyBufferSize,
       });
     } catch (error) {
       // Never started (a socket closed meanwhile, or dup failed): its pipe is untouched.

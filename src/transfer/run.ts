@@ -99,16 +99,18 @@ export function errorFromOutcome(outcome: JobOutcome, cause: CancelCause | undef
 /** Counts and publishes the end of a transfer. */
 export function reportTransfer(
   method: TransferMethod,
-  outcome: Pick<JobOutcome, 'moved' | 'syscalls' | 'offloads'>,
+  outcome: Pick<JobOutcome, 'moved' | 'syscalls' | 'offloads'> & { copied?: number },
   outFd: number,
   inFd: number,
   error: Error | undefined,
 ): void {
-  recordTransfer(method, outcome.moved, outcome.syscalls, outcome.offloads, error !== undefined);
+  const copied = outcome.copied ?? 0;
+  recordTransfer(method, outcome.moved, copied, outcome.syscalls, outcome.offloads, error !== undefined);
   if (transferEndChannel.hasSubscribers) {
     transferEndChannel.publish({
       method,
       bytes: outcome.moved,
+      ...(copied > 0 ? { copiedBytes: copied } : {}),
       outFd,
       inFd,
       syscalls: outcome.syscalls,
@@ -116,6 +118,22 @@ export function reportTransfer(
       ...(error ? { error } : {}),
     });
   }
+}
+
+/**
+ * Messages this small or smaller are relayed from a socket by recv + send
+ * through a buffer of this size rather than by two splices (job flag
+ * SMALL_COPY; larger ones fill the buffer and are spliced from then on, as
+ * HAProxy's splice-auto does with its 16 KiB buffers). Below a few KiB a
+ * copy costs less than a splice's page references, and a short recv proves
+ * the socket drained, which a splice cannot: the EAGAIN probe per message
+ * goes away. Measured in bench/proxy.mjs --rr (bench/results/proxy-rr.md).
+ */
+export const SMALL_MESSAGE_BYTES = 16 << 10;
+
+/** Job settings for a splice whose source is a socket read through an internal pipe. */
+export function smallMessageSettings(native: NativeBinding): { flags: number; copyBufferSize: number } {
+  return { flags: native.constants.SMALL_COPY, copyBufferSize: SMALL_MESSAGE_BYTES };
 }
 
 export interface KernelTransfer {

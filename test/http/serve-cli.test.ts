@@ -4,80 +4,19 @@
  * `after` if a test left it running.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
+import { childPids, killAll, portIsFree, runCli as run, serve, takePort } from '../cli/harness.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
 import { collect } from '../helpers/net.js';
 import { withTimeout } from '../helpers/process.js';
 import { get, rawGet } from './static-helpers.js';
-
-const CLI = fileURLToPath(new URL('../../../bin/zerocopy.js', import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-/** Starts `zerocopy serve ...args` and waits (bounded) for its first stdout line with a URL. */
-async function serve(args: string[], options: { cwd?: string; json?: boolean } = {}): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk));
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  exit.then(() => children.delete(child));
-  const url = await withTimeout(new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /(http:\/\/[^\s"]+\/)/.exec(out);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', check);
-    void exit.then(([code]) => reject(new Error(`exited ${code}: ${err}`)));
-  }), 10000, 'zerocopy serve listening');
-  return { child, url, stdout: () => out, stderr: () => err, exit };
-}
-
-/** Runs the CLI to completion (bad arguments and the like). */
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  const [code] = await withTimeout(once(child, 'exit'), 10000, `zerocopy ${args.join(' ')}`);
-  children.delete(child);
-  return { code: code as number | null, stdout, stderr };
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const probe = net.createServer();
-  return new Promise((resolve) => {
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 describe('zerocopy serve (CLI)', () => {
   const tmp = makeTempDir();
@@ -94,7 +33,7 @@ describe('zerocopy serve (CLI)', () => {
     big = makeRandomFile(root, 'big.bin', 32 << 20);
   });
   after(() => {
-    for (const child of children) child.kill('SIGKILL');
+    killAll();
     tmp.remove();
   });
 
@@ -106,7 +45,7 @@ describe('zerocopy serve (CLI)', () => {
     const s = await serve([], { cwd: root });
     try {
       assert.equal(s.url, 'http://127.0.0.1:8080/');
-      assert.match(s.stdout(), new RegExp(`^Serving ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at http://127\\.0\\.0\\.1:8080/\\n`));
+      assert.equal(s.stdout(), `Serving ${root} at http://127.0.0.1:8080/ (bodies: sendfile)\n`);
       assert.equal((await get(`${s.url}hello.txt`)).body.toString(), 'Hello, world!\n');
     } finally {
       s.child.kill('SIGTERM');
@@ -186,7 +125,7 @@ describe('zerocopy serve (CLI)', () => {
   it('--workers 2 runs two worker processes on one port, restarts one that dies, and exits 0 on SIGTERM', async () => {
     const s = await serve([root, '--port', '0', '--workers', '2']);
     try {
-      assert.match(s.stdout(), /\(2 workers\)/);
+      assert.match(s.stdout(), /\(bodies: sendfile; 2 workers\)\n/);
       const workers = childPids(s.child.pid!);
       assert.equal(workers.length, 2);
       const port = Number(new URL(s.url).port);
@@ -207,6 +146,7 @@ describe('zerocopy serve (CLI)', () => {
     }
     const [code] = await withTimeout(s.exit, 8000, 'exit');
     assert.equal(code, 0);
+    assert.match(s.stderr(), /zerocopy serve: stopped \(SIGTERM\)\n$/);
   });
 
   describe('usage errors', () => {
@@ -219,25 +159,169 @@ describe('zerocopy serve (CLI)', () => {
     it('a bad --port exits 2', async () => {
       const r = await run(['serve', root, '--port', 'http']);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /--port must be an integer/);
+      assert.equal(r.stderr, "zerocopy serve: --port must be an integer >= 0, got 'http' (see zerocopy serve --help)\n");
     });
 
-    it('a missing directory exits 1', async () => {
-      const r = await run(['serve', path.join(tmp.dir, 'nope')]);
+    it('an unknown option exits 2 and says where to look', async () => {
+      const r = await run(['serve', '--foo']);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, 'zerocopy serve: unknown option --foo (see zerocopy serve --help)\n');
+    });
+
+    it('a missing directory exits 1 with one line', async () => {
+      const nope = path.join(tmp.dir, 'nope');
+      const r = await run(['serve', nope]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /ENOENT/);
+      assert.equal(r.stderr, `zerocopy: cannot serve '${nope}': no such file or directory (ENOENT)\n`);
     });
 
-    it('a port in use exits 1 with the reason', async () => {
-      const blocker = net.createServer().listen(0, '127.0.0.1');
-      await once(blocker, 'listening');
+    it('issue-9: a port in use exits 1 with one line', async () => {
+      const taken = await takePort();
       try {
-        const r = await run(['serve', root, '--port', String((blocker.address() as net.AddressInfo).port)]);
+        const r = await run(['serve', root, '--port', String(taken.port)]);
         assert.equal(r.code, 1);
-        assert.match(r.stderr, /EADDRINUSE/);
+        assert.equal(r.stderr, `zerocopy: 127.0.0.1:${taken.port} is already in use\n`);
+        assert.equal(r.stdout, '');
       } finally {
-        blocker.close();
+        await taken.release();
       }
+    });
+  });
+
+  describe('issue-9: flags users of serve, http-server and sirv expect', () => {
+    before(() => {
+      fs.writeFileSync(path.join(root, 'about.html'), '<h1>about</h1>');
+      fs.writeFileSync(path.join(root, '.env'), 'SECRET=1');
+    });
+
+    it('--single answers unknown routes with index.html; --ext html gives clean URLs', async () => {
+      const s = await serve([root, '-p', '0', '--single', '--ext', 'html']);
+      try {
+        assert.equal((await get(`${s.url}app/route`)).body.toString(), '<h1>home</h1>');
+        assert.equal((await get(`${s.url}about`)).body.toString(), '<h1>about</h1>');
+      } finally {
+        assert.equal(await s.stop(), 0);
+      }
+    });
+
+    it('--max-age 60 --immutable --no-etag --cors set the headers', async () => {
+      const s = await serve([root, '-p', '0', '--max-age', '60', '--immutable', '--no-etag', '--cors']);
+      try {
+        const r = await get(`${s.url}hello.txt`);
+        assert.equal(r.headers.get('cache-control'), 'public, max-age=60, immutable');
+        assert.equal(r.headers.get('etag'), null);
+        assert.ok(r.headers.get('last-modified'));
+        assert.equal(r.headers.get('access-control-allow-origin'), '*');
+      } finally {
+        assert.equal(await s.stop(), 0);
+      }
+    });
+
+    it('dotfiles: hidden by default and with --no-dotfiles (404), served with --dotfiles allow', async () => {
+      for (const [args, status] of [[[], 404], [['--no-dotfiles'], 404], [['--dotfiles', 'deny'], 403], [['--dotfiles', 'allow'], 200]] as const) {
+        const s = await serve([root, '-p', '0', ...args]);
+        try {
+          assert.equal((await get(`${s.url}.env`)).status, status, args.join(' '));
+        } finally {
+          assert.equal(await s.stop(), 0);
+        }
+      }
+    });
+
+    it('-l/--listen takes PORT, HOST:PORT and tcp://HOST:PORT; -p takes a port', async () => {
+      for (const args of [['-l', '0'], ['--listen', '127.0.0.1:0'], ['--listen', 'tcp://127.0.0.1:0'], ['-p', '0']]) {
+        const s = await serve([root, ...args]);
+        try {
+          assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/$/, args.join(' '));
+          assert.equal((await get(`${s.url}hello.txt`)).body.toString(), 'Hello, world!\n');
+        } finally {
+          assert.equal(await s.stop(), 0);
+        }
+      }
+    });
+
+    it('--listen [::1]:PORT serves IPv6 loopback', async (t) => {
+      if (!os.networkInterfaces().lo?.some((i) => i.address === '::1')) {
+        t.skip('no IPv6 loopback here');
+        return;
+      }
+      const s = await serve([root, '--listen', '[::1]:0']);
+      try {
+        assert.match(s.url, /^http:\/\/\[::1\]:\d+\/$/);
+        assert.equal((await get(`${s.url}hello.txt`)).status, 200);
+      } finally {
+        assert.equal(await s.stop(), 0);
+      }
+    });
+
+    it('--listen :PORT (every interface) prints a URL per interface address, loopback first', async () => {
+      const s = await serve([root, '--listen', ':0']);
+      try {
+        const port = new URL(s.url).port;
+        const printed = [...s.stdout().matchAll(/https?:\/\/\S+\//g)].map((m) => m[0]);
+        assert.equal(printed[0], `http://127.0.0.1:${port}/`);
+        for (const list of Object.values(os.networkInterfaces())) {
+          for (const info of list ?? []) {
+            if (info.family !== 'IPv4') continue;
+            assert.ok(printed.includes(`http://${info.address}:${port}/`), `${info.address} listed in ${s.stdout()}`);
+          }
+        }
+        assert.equal((await get(`${s.url}hello.txt`)).status, 200);
+      } finally {
+        assert.equal(await s.stop(), 0);
+      }
+    });
+
+    it('--log json writes JSON lines; no log by default when stdout is not a terminal; --quiet --log is a usage error', async () => {
+      const s = await serve([root, '-p', '0', '--log', 'json']);
+      await get(`${s.url}hello.txt`);
+      assert.equal(await s.stop(), 0);
+      const lines = s.stdout().trim().split('\n');
+      assert.match(lines[0]!, /^Serving /);
+      assert.deepEqual(JSON.parse(lines[1]!).url, '/hello.txt');
+      const plain = await serve([root, '-p', '0']);
+      await get(`${plain.url}hello.txt`);
+      assert.equal(await plain.stop(), 0);
+      assert.equal(plain.stdout().split('\n').filter(Boolean).length, 1, 'only the startup line');
+      const conflict = await run(['serve', '--quiet', '--log']);
+      assert.equal(conflict.code, 2);
+      assert.equal(conflict.stderr, 'zerocopy serve: --quiet contradicts --log (see zerocopy serve --help)\n');
+    });
+  });
+
+  describe('issue-9: startup failures with --workers end at once, in one line', () => {
+    it('a port in use: exit 1 with one line, without waiting on the workers', async (t) => {
+      const taken = await takePort();
+      try {
+        const r = await run(['serve', root, '--workers', '2', '--listen', `127.0.0.1:${taken.port}`], { timeoutMs: 10000 });
+        t.diagnostic(`exited after ${r.elapsedMs} ms`);
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, `zerocopy: 127.0.0.1:${taken.port} is already in use\n`);
+        assert.equal(r.stdout, '');
+      } finally {
+        await taken.release();
+      }
+    });
+
+    it('a missing root or an unreadable TLS file: one line, no worker forked', async () => {
+      const nope = path.join(tmp.dir, 'nope');
+      const missingRoot = await run(['serve', nope, '--workers', '2', '-l', '0']);
+      assert.equal(missingRoot.code, 1);
+      assert.equal(missingRoot.stderr, `zerocopy: cannot serve '${nope}': no such file or directory (ENOENT)\n`);
+      const pem = path.join(tmp.dir, 'not-a-cert.pem');
+      fs.writeFileSync(pem, 'hello');
+      const badTls = await run(['serve', root, '--workers', '2', '-l', '0', '--tls-cert', pem, '--tls-key', pem]);
+      assert.equal(badTls.code, 1);
+      assert.equal(badTls.stderr, `zerocopy: --tls-cert '${pem}' is not a PEM certificate: no start line\n`);
+      const missingKey = await run(['serve', root, '-l', '0', '--tls-cert', pem, '--tls-key', nope]);
+      assert.equal(missingKey.stderr, `zerocopy: cannot read --tls-key '${nope}': no such file or directory (ENOENT)\n`);
+    });
+
+    it('SIGINT stops the workers and prints the stopped line, as one process does', async () => {
+      const s = await serve([root, '-l', '0', '--workers', '2']);
+      assert.equal((await get(`${s.url}hello.txt`)).status, 200);
+      assert.equal(await s.stop('SIGINT'), 0);
+      assert.equal(s.stderr(), 'zerocopy serve: stopped (SIGINT)\n');
     });
   });
 });

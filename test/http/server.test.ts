@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { createStaticServer, type StaticServer, type StaticServerOptions } from '../../src/http/server.js';
+import { createStaticServer, type StaticServer, type StaticServerOptions } from '../../src/http/faces/server.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
 import { collect } from '../helpers/net.js';
 import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';

@@ -10,9 +10,9 @@ import http from 'node:http';
 import net from 'node:net';
 
 import { TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/diagnostics.js';
-import { serveStatic, type Next, type StaticHandler } from '../../src/http/middleware.js';
-import type { ServeStaticOptions } from '../../src/http/static-options.js';
-import { responseBodyOf, type ResponseBody } from '../../src/http/response-info.js';
+import { serveStatic, type Next, type StaticHandler } from '../../src/http/faces/middleware.js';
+import type { ServeStaticOptions } from '../../src/http/pipeline/static-options.js';
+import { responseBodyOf, type ResponseBody } from '../../src/http/pipeline/response-info.js';
 import { parseResponses, type RawResponse } from '../helpers/http.js';
 
 export interface StaticTestServer {
@@ -52,6 +52,17 @@ export async function startStatic(root: string, options: ServeStaticOptions = {}
       await handler.close();
     },
   };
+}
+
+/**
+ * The body outcomes recorded after index `before`, once `count` of them are
+ * in (bounded): a response's 'close' may come after the client saw its end.
+ */
+export async function bodiesAfter(bodies: ResponseBody[], before: number, count = 1): Promise<ResponseBody[]> {
+  for (const deadline = Date.now() + 5000; bodies.length < before + count && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return bodies.slice(before);
 }
 
 /** Records transfer-end messages until `stop()`. */

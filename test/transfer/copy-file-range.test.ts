@@ -76,6 +76,73 @@ for (const mode of ['kernel', 'forced copy', 'without the addon'] as const) {
       });
     });
 
+    describe('when source and destination are one file', () => {
+      it('issue-9: refuses the same path, a symlink and a hard link with ZC_ERR_SAME_FILE, leaving the bytes intact', async () => {
+        const file = makeRandomFile(tmp.dir, `self-${mode}`, MIB + 7);
+        const link = path.join(tmp.dir, `self-symlink-${mode}`);
+        const hard = path.join(tmp.dir, `self-hardlink-${mode}`);
+        fs.symlinkSync(file.path, link);
+        fs.linkSync(file.path, hard);
+        const dotted = path.join(tmp.dir, '..', path.basename(tmp.dir), path.basename(file.path));
+        for (const dst of [file.path, link, hard, dotted]) {
+          await assert.rejects(copyFileRange(file.path, dst, options), (error: NodeJS.ErrnoException) => {
+            assert.equal(error.code, 'ZC_ERR_SAME_FILE');
+            assert.equal(error.message, `'${file.path}' and '${dst}' are the same file`);
+            return true;
+          }, dst);
+          assert.equal(hashFileRange(file.path), file.sha256, `intact after ${dst}`);
+        }
+        const fd = fs.openSync(file.path, 'r');
+        try {
+          await assert.rejects(copyFileRange(fd, link, options), { code: 'ZC_ERR_SAME_FILE', message: `'fd ${fd}' and '${link}' are the same file` });
+        } finally {
+          fs.closeSync(fd);
+        }
+        assert.equal(hashFileRange(file.path), file.sha256);
+      });
+
+      it('issue-9: refuses an overlapping destination offset instead of reading its own output', async () => {
+        const file = makeRandomFile(tmp.dir, `overlap-${mode}`, 64 << 10);
+        const handle = await fs.promises.open(file.path, 'r+');
+        try {
+          await assert.rejects(copyFileRange(file.path, handle, { ...options, dstOffset: 4 }), {
+            code: 'ZC_ERR_OVERLAPPING_RANGES',
+            message: `The source range [0, ${file.size}) and the destination range [4, ${file.size + 4}) overlap in the same file`,
+          });
+          await assert.rejects(copyFileRange(handle.fd, handle, { ...options, offset: 100, dstOffset: 50, length: 60 }), {
+            code: 'ZC_ERR_OVERLAPPING_RANGES',
+          });
+          await assert.rejects(copyFileRange(handle.fd, handle.fd, { ...options, dstOffset: 0 }), {
+            code: 'ZC_ERR_INVALID_ARG',
+            message: /"options\.offset" argument must be a byte offset when src and dst are the same file/,
+          });
+        } finally {
+          await handle.close();
+        }
+        assert.equal(fs.statSync(file.path).size, file.size, 'not grown');
+        assert.equal(hashFileRange(file.path), file.sha256, 'not changed');
+      });
+
+      it('copies between disjoint ranges of one file', async () => {
+        const file = makeRandomFile(tmp.dir, `disjoint-${mode}`, 8192);
+        const before = fs.readFileSync(file.path);
+        const handle = await fs.promises.open(file.path, 'r+');
+        try {
+          // To EOF from 4096 means the 4096 bytes there now: the copy appends, and stops.
+          const result = await copyFileRange(file.path, handle, { ...options, offset: 4096, dstOffset: 8192 });
+          assert.equal(result.bytes, 4096);
+          await copyFileRange(handle.fd, handle.fd, { ...options, offset: 0, dstOffset: 2048, length: 2048 });
+        } finally {
+          await handle.close();
+        }
+        const after = fs.readFileSync(file.path);
+        assert.equal(after.length, 12288);
+        assert.deepEqual(after.subarray(8192), before.subarray(4096));
+        assert.deepEqual(after.subarray(2048, 4096), before.subarray(0, 2048));
+        assert.deepEqual(after.subarray(0, 2048), before.subarray(0, 2048));
+      });
+    });
+
     it('rejects with AbortError when the signal is already aborted', async () => {
       await assert.rejects(copyFileRange(source.path, path.join(tmp.dir, 'never'), { signal: AbortSignal.abort() }), {
         name: 'AbortError',

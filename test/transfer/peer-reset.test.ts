@@ -133,3 +133,33 @@ for (const method of ['auto', 'copy'] as const) {
     });
   });
 }
+
+describe('sendFile to an HTTP/2 response\'s socket', () => {
+  it('refuses it (ZC_ERR_SOCKET_UNUSABLE): the fd is the whole session\'s', async () => {
+    const http2 = await import('node:http2');
+    const tmp = makeTempDir();
+    const file = makeRandomFile(tmp.dir, 'small', 1000);
+    let seen: unknown;
+    const server = http2.createServer((_req, res) => {
+      sendFile(res.socket as net.Socket, file.path).then(() => undefined, (error) => error).then((error) => {
+        seen = error;
+        res.end('fallback');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const stream = client.request({ ':path': '/' });
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise((resolve) => stream.on('end', resolve));
+      assert.equal(Buffer.concat(chunks).toString(), 'fallback', 'the session still works');
+      assert.equal((seen as { code?: string } | undefined)?.code, 'ZC_ERR_SOCKET_UNUSABLE');
+    } finally {
+      client.close();
+      server.close();
+      tmp.remove();
+    }
+  });
+});

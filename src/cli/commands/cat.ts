@@ -20,6 +20,7 @@ const STDOUT_FD = 1;
 
 export const catCommand: Command = {
   summary: 'write files to stdout with sendfile/splice',
+  help: HELP,
   async run(argv) {
     const parsed = parseCommandLine('cat', argv, { verbose: { type: 'boolean', short: 'v' } }, HELP);
     if (typeof parsed === 'number') return parsed;
@@ -33,7 +34,7 @@ export const catCommand: Command = {
       } catch (error) {
         // The reader went away (`zerocopy cat f | head`): not our failure, stop quietly.
         if ((error as NodeJS.ErrnoException).code === 'EPIPE') return status;
-        printError(`${file}: ${describeError(error)}`, 'cat');
+        printError(`cannot read '${file}': ${describeError(error)}`);
         status = 1;
       }
     }

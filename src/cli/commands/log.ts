@@ -168,6 +168,7 @@ async function serve(argv: string[]): Promise<number> {
 
 export const logCommand: Command = {
   summary: 'Kafka-protocol broker over a log directory (fetches by sendfile)',
+  help: HELP,
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === 'serve') return serve(rest);

@@ -5,15 +5,22 @@
  * --drain-timeout), a second signal cuts the rest at once.
  */
 
-import { createError } from '../../errors.js';
-import { isNativeAvailable, nativeUnavailableReason } from '../../native/status.js';
-import { formatRecordJson, formatRecordText, type ProxyLogRecord } from '../../proxy/log.js';
+import {
+  createProxy,
+  formatRecordJson,
+  formatRecordText,
+  isNativeAvailable,
+  nativeUnavailableReason,
+  PipePool,
+  type HostPort,
+  type ProxyLogRecord,
+  type TcpProxy,
+} from '../../index.js';
 import { DEFAULT_FAIL_TIMEOUT_MS } from '../../proxy/options.js';
-import { createProxy, type TcpProxy } from '../../proxy/server.js';
-import { formatHostPort } from '../../proxy/upstreams.js';
-import { DEFAULT_MAX_PIPES, PipePool } from '../../transfer/pipe-pool.js';
-import { EXIT_USAGE, parseCommandLine } from '../arguments.js';
+import { DEFAULT_MAX_PIPES } from '../../transfer/pipe-pool.js';
+import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import type { Command } from '../index.js';
+import { formatHostPort, LISTEN_FORMS, parseListenAddress, type ListenAddress } from '../listen-address.js';
 import { describeError, printError } from '../output.js';
 
 /** Idle connections are cut after 5 minutes by default: a dead peer without keepalive would hold its fds forever. */
@@ -24,7 +31,7 @@ const DEFAULT_FAIL_TIMEOUT_SECONDS = DEFAULT_FAIL_TIMEOUT_MS / 1000;
 const DEFAULT_DRAIN_TIMEOUT_SECONDS = 25;
 const MS_PER_SECOND = 1000;
 
-const HELP = `Usage: zerocopy proxy --listen HOST:PORT --to HOST:PORT[,HOST:PORT...] [options]
+const HELP = `Usage: zerocopy proxy --listen ADDRESS --to HOST:PORT[,HOST:PORT...] [options]
 
 Relays every TCP connection accepted on --listen to an upstream, moving the
 bytes in the kernel (splice(2) through a pipe per direction). Upstreams are
@@ -33,9 +40,10 @@ the next, and tried last for --fail-timeout seconds after. Logs one line per
 connection (stdout; warnings to stderr).
 
 Options:
-      --listen HOST:PORT         address to accept on ([::1]:PORT for IPv6,
-                                 :PORT for every interface, port 0 for any free one)
-      --to HOST:PORT[,...]       upstreams, round-robin with failover
+  -l, --listen ADDRESS           where to accept: PORT (on 127.0.0.1), HOST:PORT,
+                                 [IPv6]:PORT, :PORT (every interface) or
+                                 tcp://HOST:PORT; port 0 picks a free one
+  -t, --to HOST:PORT[,...]       upstreams, round-robin with failover
       --max-conns N              live connections at most; more are closed at once
                                  (default: no limit)
       --idle-timeout SECONDS     close a connection idle both ways this long
@@ -56,18 +64,36 @@ Options:
   -h, --help                     show this help`;
 
 
-/** "1.5" → 1500 ms; throws ZC_ERR_INVALID_ARG for anything but a non-negative number. */
+/** "1.5" → 1500 ms. */
 function parseSeconds(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback * MS_PER_SECOND;
-  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!Number.isFinite(seconds)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a number of seconds (e.g. 30 or 0.5)', text]);
-  return Math.round(seconds * MS_PER_SECOND);
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new UsageError(`${name} takes a number of seconds (e.g. 30 or 0.5), got '${text}'`);
+  return Math.round(Number(text) * MS_PER_SECOND);
 }
 
 function parseCount(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw createError('ZC_ERR_INVALID_ARG', [name, 'a non-negative integer', text]);
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} takes a whole number, got '${text}'`);
   return Number(text);
+}
+
+function parseListen(text: string | undefined): ListenAddress {
+  if (text === undefined) throw new UsageError('missing --listen');
+  const address = parseListenAddress(text);
+  if (!address) throw new UsageError(`--listen takes ${LISTEN_FORMS}, got '${text}'`);
+  return address;
+}
+
+/** `--to a:1,b:2`: the same forms as --listen, each with a port to connect to. */
+function parseUpstreamList(text: string | undefined): HostPort[] {
+  if (text === undefined) throw new UsageError('missing --to');
+  return text.split(',').map((item) => {
+    const address = parseListenAddress(item);
+    if (!address || address.host === '' || address.port === 0) {
+      throw new UsageError(`--to takes HOST:PORT[,HOST:PORT...] (IPv6 as [ADDRESS]:PORT), got '${item}'`);
+    }
+    return address;
+  });
 }
 
 /** Where each record goes: JSON all on stdout; text connection lines on stdout, warnings on stderr. */
@@ -114,10 +140,11 @@ function drainOnSignals(proxy: TcpProxy, drainTimeoutMs: number, json: boolean):
 
 export const proxyCommand: Command = {
   summary: 'TCP proxy that relays with splice (round-robin, PROXY protocol, drain)',
+  help: HELP,
   async run(argv) {
     const parsed = parseCommandLine('proxy', argv, {
-      listen: { type: 'string' },
-      to: { type: 'string' },
+      listen: { type: 'string', short: 'l' },
+      to: { type: 'string', short: 't' },
       'max-conns': { type: 'string' },
       'idle-timeout': { type: 'string' },
       'connect-timeout': { type: 'string' },
@@ -131,22 +158,21 @@ export const proxyCommand: Command = {
     }, HELP);
     if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (positionals.length > 0) {
-      printError(`unexpected argument '${positionals[0]}'`, 'proxy');
-      return EXIT_USAGE;
-    }
     const json = values.json === true;
     let proxy: TcpProxy;
+    let listen: ListenAddress;
     let drainTimeoutMs: number;
     try {
-      if (!values.listen || !values.to) throw new Error('--listen and --to are required');
-      if (values['send-proxy'] && values['send-proxy-v2']) throw new Error('choose one of --send-proxy and --send-proxy-v2');
+      if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+      listen = parseListen(values.listen);
+      const upstream = parseUpstreamList(values.to);
+      if (values['send-proxy'] && values['send-proxy-v2']) throw new UsageError('choose one of --send-proxy and --send-proxy-v2');
       drainTimeoutMs = parseSeconds(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT_SECONDS);
       const maxPipes = parseCount(values['max-pipes'], '--max-pipes');
       proxy = createProxy({
         ...(maxPipes !== undefined ? { pipePool: new PipePool({ maxPipes }) } : {}),
-        listen: values.listen,
-        upstream: values.to,
+        listen,
+        upstream,
         maxConnections: parseCount(values['max-conns'], '--max-conns'),
         idleTimeout: parseSeconds(values['idle-timeout'], '--idle-timeout', DEFAULT_IDLE_TIMEOUT_SECONDS),
         connectTimeout: parseSeconds(values['connect-timeout'], '--connect-timeout', DEFAULT_CONNECT_TIMEOUT_SECONDS),
@@ -156,21 +182,21 @@ export const proxyCommand: Command = {
         onLog: makeLogger(json),
       });
     } catch (error) {
-      printError(describeError(error), 'proxy');
-      console.error(HELP);
-      return EXIT_USAGE;
+      // createProxy's own checks (ZC_ERR_*) are usage errors too: they are about these flags.
+      return usageError('proxy', error instanceof UsageError ? error.message : describeError(error));
     }
 
     let bound;
     try {
       bound = await proxy.listen();
     } catch (error) {
-      printError(`cannot listen on ${values.listen}: ${describeError(error)}`, 'proxy');
+      const where = formatHostPort(listen.host || '*', listen.port);
+      printError((error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `${where} is already in use` : `cannot listen on ${where}: ${describeError(error)}`);
       return 1;
     }
     const drained = drainOnSignals(proxy, drainTimeoutMs, json);
-    const address = formatHostPort({ host: bound.address, port: bound.port });
-    const upstreams = proxy.upstreamList.map(formatHostPort);
+    const address = formatHostPort(bound.address, bound.port);
+    const upstreams = proxy.upstreamList.map((u) => formatHostPort(u.host, u.port));
     const method = values.copy ? 'copy' : isNativeAvailable() ? 'splice' : 'copy';
     const why = values.copy ? 'forced by --copy' : nativeUnavailableReason();
     if (json) {
