@@ -81,7 +81,10 @@ describe('kcat against the broker', { skip: SKIP }, () => {
       const produced = await kcat(['-b', t.bootstrap, '-P', '-t', topic, '-z', codec], sent.join('\n') + '\n');
       assert.equal(produced.code, 0, produced.stderr);
       const codecs = storedCompression(t.dir, topic);
-      assert.ok(codecs.length > 0 && codecs.every((c) => c === id), `stored codecs ${codecs}`);
+      // librdkafka sends a batch uncompressed when compressing did not shrink
+      // it (a small last batch), so codec 0 may appear beside the one asked for.
+      assert.ok(codecs.includes(id) && codecs.every((c) => c === id || c === 0), `stored codecs ${codecs}`);
+      assert.ok(codecs.filter((c) => c === id).length >= codecs.length / 2, `mostly ${codec}: ${codecs}`);
       const consumed = await kcat(['-b', t.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%s\n']);
       assert.deepEqual(consumed.stdout.trimEnd().split('\n'), sent);
     });
