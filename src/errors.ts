@@ -97,6 +97,15 @@ export const codes = {
     message: (srcStart: number, dstStart: number, length: number) =>
       `The source range [${srcStart}, ${srcStart + length}) and the destination range [${dstStart}, ${dstStart + length}) overlap in the same file`,
   },
+  ZC_ERR_REGION_PAST_EOF: {
+    base: RangeError,
+    message: (offset: number, length: number, size: number) =>
+      `The file region of ${length} bytes at offset ${offset} ends past the file's end (${size} bytes)`,
+  },
+  ZC_ERR_LOG_DIR_LOCKED: {
+    base: Error,
+    message: (dir: string, pid: number) => `The log directory ${dir} is in use by another broker (pid ${pid})`,
+  },
   ABORT_ERR: {
     base: Error,
     name: 'AbortError',

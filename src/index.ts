@@ -10,6 +10,8 @@
 export { sendFile, type SendFileOptions } from './transfer/sendfile.js';
 export { splice, tee, type SpliceOptions, type TeeOptions } from './transfer/splice.js';
 export { copyFileRange, type CopyFileRangeOptions } from './transfer/copy-file-range.js';
+export { sendChain, type ChainPart, type ChainFileRegion, type ChainResult, type ChainPartResult, type SendChainOptions } from './transfer/send-chain.js';
+export { receiveToFile, type ReceiveToFileOptions, type ReceiveTarget } from './transfer/receive-to-file.js';
 export { relay, type RelayOptions, type RelayResult, type RelayError } from './transfer/relay.js';
 export { PipePool, type Pipe, type PipePoolOptions } from './transfer/pipe-pool.js';
 export type { TransferResult } from './transfer/run.js';
@@ -46,3 +48,5 @@ export { createStaticServer, type StaticServer, type StaticServerOptions } from 
 export { koaStatic, type KoaStaticMiddleware, type KoaContextLike } from './http/faces/koa.js';
 export { fastifyStatic, type FastifyStaticHandler, type FastifyStaticOptions } from './http/faces/fastify.js';
 export { responseBodyOf, type ResponseBody, type ResponseBodyMethod } from './http/pipeline/response-info.js';
+export { createLogBroker, LogBroker, type LogBrokerOptions, type LogBrokerEvent } from './log/broker.js';
+export { LOG_REQUEST_CHANNEL, type LogRequestMessage } from './log/diagnostics.js';
