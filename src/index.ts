@@ -10,6 +10,15 @@
 export { sendFile, type SendFileOptions } from './transfer/sendfile.js';
 export { splice, tee, type SpliceOptions, type TeeOptions } from './transfer/splice.js';
 export { copyFileRange, type CopyFileRangeOptions } from './transfer/copy-file-range.js';
+export {
+  sendBuffers,
+  DEFAULT_MIN_ZEROCOPY_BYTES,
+  type SendBuffersData,
+  type SendBuffersOptions,
+  type SendBuffersResult,
+  type SendBuffersMethod,
+  type ZerocopyReport,
+} from './transfer/send-buffers.js';
 export { relay, type RelayOptions, type RelayResult, type RelayError } from './transfer/relay.js';
 export { PipePool, type Pipe, type PipePoolOptions } from './transfer/pipe-pool.js';
 export type { TransferResult } from './transfer/run.js';
