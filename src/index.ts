@@ -27,6 +27,14 @@ export { codes as errorCodes, isZeroCopyError, type ErrorCode, type ZeroCopyErro
 export type { SystemError } from './native/errno.js';
 export { TRANSFER_END_CHANNEL, FALLBACK_CHANNEL, type TransferEndMessage, type FallbackMessage } from './diagnostics.js';
 export { isNativeAvailable, nativeUnavailableReason } from './native/status.js';
+export {
+  capabilityReport,
+  type CapabilityReport,
+  type CapabilityCheck,
+  type CapabilityStatus,
+  type InterfaceReport,
+} from './capabilities/report.js';
+export { formatCapabilityReport, summarizeCapabilities } from './capabilities/format.js';
 export type { RelayStart, RelayCopyReason } from './transfer/relay.js';
 export {
   createProxy,

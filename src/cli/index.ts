@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   cat: async () => (await import('./commands/cat.js')).catCommand,
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   proxy: async () => (await import('./commands/proxy.js')).proxyCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
 };
 
 /** Registers a subcommand (the server and proxy modules add theirs). */
