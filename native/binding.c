@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <node_api.h>
 
@@ -43,6 +44,14 @@ enum {
   SLOT_OFFLOADS,
   SLOT_WAITS,
   SLOT_WAKEUPS,
+  /* Send jobs: in, the socket's next MSG_ZEROCOPY id; out, the next after the job. */
+  SLOT_ZC_NEXT_ID,
+  SLOT_ZC_SENDS,
+  SLOT_ZC_COMPLETIONS,
+  SLOT_ZC_BYTES,
+  SLOT_ZC_COPIED_BYTES,
+  SLOT_ZC_ENOBUFS,
+  SLOT_ZC_ENOBUFS_COPIED,
   JOB_SLOTS
 };
 
@@ -64,6 +73,11 @@ typedef struct {
   napi_deferred deferred;
   napi_ref result_ref;
   napi_ref head_ref;
+  /* Send jobs: the buffers, kept alive (and their memory valid) until the
+   * engine says the kernel is done with them. */
+  zc_buffer_t* buffers;
+  napi_ref* buffer_refs;
+  size_t buffer_ref_count;
 } zc_js_job_t;
 
 typedef struct {
@@ -161,12 +175,25 @@ static void write_results(napi_env env, zc_js_job_t* jj) {
   r[SLOT_OFFLOADS] = (double)j->offloads;
   r[SLOT_WAITS] = (double)j->waits;
   r[SLOT_WAKEUPS] = (double)j->wakeups;
+  r[SLOT_ZC_NEXT_ID] = (double)j->zc_next_id;
+  r[SLOT_ZC_SENDS] = (double)j->zc.sends;
+  r[SLOT_ZC_COMPLETIONS] = (double)j->zc.completions;
+  r[SLOT_ZC_BYTES] = (double)j->zc.bytes;
+  r[SLOT_ZC_COPIED_BYTES] = (double)j->zc.copied_bytes;
+  r[SLOT_ZC_ENOBUFS] = (double)j->zc.enobufs;
+  r[SLOT_ZC_ENOBUFS_COPIED] = (double)j->zc.enobufs_copied;
 }
 
 static void release_job_refs(napi_env env, zc_js_job_t* jj) {
   if (jj->result_ref) napi_delete_reference(env, jj->result_ref);
   if (jj->head_ref) napi_delete_reference(env, jj->head_ref);
   jj->result_ref = jj->head_ref = NULL;
+  for (size_t i = 0; i < jj->buffer_ref_count; i++) napi_delete_reference(env, jj->buffer_refs[i]);
+  free(jj->buffer_refs);
+  free(jj->buffers);
+  jj->buffer_refs = NULL;
+  jj->buffers = NULL;
+  jj->buffer_ref_count = 0;
 }
 
 /* Settles from a libuv callback need a handle scope and a callback scope: the
@@ -214,17 +241,18 @@ static void finalize_job(napi_env env, void* data, void* hint) {
   zc_job_unref(data);
 }
 
-/* startJob(slots: Float64Array, head?: Buffer) → [Promise<void>, handle] or
- * -errno (slots[FAILED_SYSCALL] and slots[FAILED_SIDE] say which call). The
- * input slots describe the job; the result slots are written when it ends. */
-static napi_value start_job(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  zc_binding_t* b = binding_of(env);
+/* A job from its slots (the input ones; the result ones are written back
+ * into the same array), or NULL with a JavaScript exception pending. */
+static zc_js_job_t* new_js_job(napi_env env, napi_value slots) {
   zc_js_job_t* jj = calloc(1, sizeof *jj);
-  if (jj == NULL) return number(env, -ENOMEM);
-  if (napi_create_reference(env, argv[0], 1, &jj->result_ref) != napi_ok) {
+  if (jj == NULL) {
+    napi_throw_error(env, "ZC_ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  if (napi_create_reference(env, slots, 1, &jj->result_ref) != napi_ok) {
     free(jj);
-    CHECK_NAPI(env, napi_generic_failure);
+    napi_throw_error(env, "ZC_ERR_NATIVE", "cannot reference the job slots");
+    return NULL;
   }
   const double* in = job_slots(env, jj->result_ref);
   if (in == NULL) {
@@ -234,7 +262,7 @@ static napi_value start_job(napi_env env, napi_callback_info info) {
     return NULL;
   }
   zc_job_t* j = &jj->job;
-  jj->binding = b;
+  jj->binding = binding_of(env);
   j->refs = 1; /* the JavaScript handle's */
   j->mode = (int)in[SLOT_MODE];
   j->flags = (unsigned)in[SLOT_FLAGS];
@@ -249,31 +277,28 @@ static napi_value start_job(napi_env env, napi_callback_info info) {
   j->copy_buffer_size = (size_t)in[SLOT_COPY_BUFFER];
   j->cache_window = (int64_t)in[SLOT_CACHE_WINDOW];
   j->cache_probe_stride = (size_t)in[SLOT_CACHE_PROBE_STRIDE];
+  j->zc_next_id = (uint32_t)in[SLOT_ZC_NEXT_ID];
   j->done_cb = on_job_done;
+  return jj;
+}
 
-  napi_valuetype head_type;
-  CHECK_NAPI(env, napi_typeof(env, argv[1], &head_type));
-  if (head_type == napi_object) {
-    void* head = NULL;
-    size_t head_length = 0;
-    if (napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok) {
-      release_job_refs(env, jj);
-      free(jj);
-      napi_throw_type_error(env, "ZC_ERR_NATIVE", "head must be a Buffer");
-      return NULL;
-    }
-    j->head = head;
-    j->head_length = head_length;
-    if (napi_create_reference(env, argv[1], 1, &jj->head_ref) != napi_ok) goto fail;
-  }
+static void discard_js_job(napi_env env, zc_js_job_t* jj) {
+  release_job_refs(env, jj);
+  free(jj);
+}
 
+/* Starts a job built by new_js_job: [Promise<void>, handle], or -errno when
+ * it could not start (slots[FAILED_SYSCALL] and slots[FAILED_SIDE] say which
+ * call). Owns jj from here on. */
+static napi_value launch_js_job(napi_env env, zc_js_job_t* jj) {
+  zc_job_t* j = &jj->job;
   napi_value promise, handle, pair;
   if (napi_create_promise(env, &jj->deferred, &promise) != napi_ok) goto fail;
   if (napi_create_external(env, j, finalize_job, NULL, &handle) != napi_ok) {
     /* The deferred is simply dropped; nothing else holds the promise. */
     goto fail;
   }
-  int r = zc_job_start(b->loop, j);
+  int r = zc_job_start(jj->binding->loop, j);
   if (r < 0) {
     /* The handle's finalizer frees the job; report why it could not start. */
     napi_value undefined;
@@ -291,10 +316,87 @@ static napi_value start_job(napi_env env, napi_callback_info info) {
   return pair;
 
 fail:
-  release_job_refs(env, jj);
-  free(jj);
+  discard_js_job(env, jj);
   CHECK_NAPI(env, napi_generic_failure);
   return NULL;
+}
+
+/* startJob(slots: Float64Array, head?: Buffer) → [Promise<void>, handle] or
+ * -errno (slots[FAILED_SYSCALL] and slots[FAILED_SIDE] say which call). The
+ * input slots describe the job; the result slots are written when it ends. */
+static napi_value start_job(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  zc_js_job_t* jj = new_js_job(env, argv[0]);
+  if (jj == NULL) return NULL;
+  napi_valuetype head_type;
+  if (napi_typeof(env, argv[1], &head_type) != napi_ok) {
+    discard_js_job(env, jj);
+    CHECK_NAPI(env, napi_generic_failure);
+  }
+  if (head_type == napi_object) {
+    void* head = NULL;
+    size_t head_length = 0;
+    if (napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok) {
+      discard_js_job(env, jj);
+      napi_throw_type_error(env, "ZC_ERR_NATIVE", "head must be a Buffer");
+      return NULL;
+    }
+    jj->job.head = head;
+    jj->job.head_length = head_length;
+    if (napi_create_reference(env, argv[1], 1, &jj->head_ref) != napi_ok) {
+      discard_js_job(env, jj);
+      CHECK_NAPI(env, napi_generic_failure);
+    }
+  }
+  return launch_js_job(env, jj);
+}
+
+/* Takes a reference on every buffer (a Uint8Array) and its memory range. */
+static int take_buffers(napi_env env, zc_js_job_t* jj, napi_value list, napi_value zerocopy) {
+  uint32_t count = 0;
+  void* flags = NULL;
+  size_t flag_count = 0;
+  napi_typedarray_type type;
+  if (napi_get_array_length(env, list, &count) != napi_ok) return 0;
+  if (napi_get_typedarray_info(env, zerocopy, &type, &flag_count, &flags, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array || flag_count != count)
+    return 0;
+  jj->buffers = calloc(count ? count : 1, sizeof *jj->buffers);
+  jj->buffer_refs = calloc(count ? count : 1, sizeof *jj->buffer_refs);
+  if (jj->buffers == NULL || jj->buffer_refs == NULL) return 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value view;
+    void* data = NULL;
+    size_t length = 0;
+    if (napi_get_element(env, list, i, &view) != napi_ok) return 0;
+    if (napi_get_typedarray_info(env, view, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
+      return 0;
+    if (napi_create_reference(env, view, 1, &jj->buffer_refs[i]) != napi_ok) return 0;
+    jj->buffer_ref_count++;
+    jj->buffers[i].base = data;
+    jj->buffers[i].length = length;
+    jj->buffers[i].zerocopy = ((const uint8_t*)flags)[i] != 0;
+  }
+  jj->job.buffers = jj->buffers;
+  jj->job.buffer_count = count;
+  return 1;
+}
+
+/* startSendJob(slots, buffers: Uint8Array[], zerocopy: Uint8Array) → as
+ * startJob. A send job (MODE_SEND, MODE_URING_SEND) sends the buffers in
+ * order to slots[DST_FD]; zerocopy[i] says whether buffers[i] goes with
+ * zero-copy. The buffers stay referenced until the promise settles, which is
+ * after the kernel let go of every zero-copy page. */
+static napi_value start_send_job(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  zc_js_job_t* jj = new_js_job(env, argv[0]);
+  if (jj == NULL) return NULL;
+  if (!take_buffers(env, jj, argv[1], argv[2])) {
+    discard_js_job(env, jj);
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "send buffers must be Uint8Arrays, with one zerocopy flag each");
+    return NULL;
+  }
+  return launch_js_job(env, jj);
 }
 
 static zc_job_t* job_arg(napi_env env, napi_value v) {
@@ -320,7 +422,20 @@ static napi_value job_progress(napi_env env, napi_callback_info info) {
   ARGS(1);
   zc_job_t* j = job_arg(env, argv[0]);
   if (j == NULL) return NULL;
-  return number(env, (double)(j->moved + (int64_t)j->head_sent));
+  /* A completion is progress too: a send job waiting for them is not idle. */
+  return number(env, (double)(j->moved + (int64_t)j->head_sent + (int64_t)j->zc.completions));
+}
+
+/* resetConnection(handle) → 0 or -errno: connect(AF_UNSPEC) on the job's dup
+ * of its destination, which drops what the kernel still queues for sending
+ * (and so gives back pages a zero-copy send pinned) and resets the peer.
+ * -EBADF once the job has ended. */
+static napi_value reset_connection(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  zc_job_t* j = job_arg(env, argv[0]);
+  if (j == NULL) return NULL;
+  if (j->state == ZC_JOB_DONE || j->dst_dup < 0) return number(env, -EBADF);
+  return number(env, zc__disconnect(j->dst_dup));
 }
 
 static napi_value active_jobs(napi_env env, napi_callback_info info) {
@@ -576,6 +691,79 @@ static napi_value cached_bytes(napi_env env, napi_callback_info info) {
   return number(env, (double)zc__cached_bytes(fd, offset, length));
 }
 
+/* vmspliceOnce(pipeWr, buffer) → bytes or -errno: the pipe then references the buffer's pages. */
+static napi_value vmsplice_once(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  I32(0, fd);
+  void* data = NULL;
+  size_t length = 0;
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "expected a Buffer");
+    return NULL;
+  }
+  return number(env, (double)zc__vmsplice(fd, data, length));
+}
+
+/* --- capability probes (zerocopy doctor) ------------------------------------ */
+
+static napi_value number_array(napi_env env, const double* values, size_t count) {
+  napi_value out;
+  CHECK_NAPI(env, napi_create_array_with_length(env, count, &out));
+  for (size_t i = 0; i < count; i++) CHECK_NAPI(env, napi_set_element(env, out, (uint32_t)i, number(env, values[i])));
+  return out;
+}
+
+/* soZerocopy(type) → 0 or -errno: SO_ZEROCOPY on a fresh socket of that type. */
+static napi_value probe_so_zerocopy(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, type);
+  return number(env, zc__probe_so_zerocopy(type));
+}
+
+/* ioUring() → [status, features, lastOp, sendZc, sendmsgZc, splice, sendZcUsage]. */
+static napi_value probe_io_uring(napi_env env, napi_callback_info info) {
+  (void)info;
+  zc_uring_probe_t p;
+  zc__probe_uring(&p);
+  double values[] = {p.status, p.features, p.last_op, p.send_zc, p.sendmsg_zc, p.splice, p.send_zc_usage};
+  return number_array(env, values, sizeof values / sizeof values[0]);
+}
+
+static napi_value probe_ktls(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, zc__probe_ktls());
+}
+
+static napi_value probe_vmsplice(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, zc__probe_vmsplice());
+}
+
+static napi_value probe_cachestat(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, fd);
+  return number(env, zc__probe_cachestat(fd));
+}
+
+static napi_value probe_pipe_capacity(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  I32(0, size_hint);
+  return number(env, zc__probe_pipe_capacity(size_hint));
+}
+
+/* ethtool(ifname) → [scatterGather, txChecksum, tso, gso], each 1, 0 or -errno. */
+static napi_value probe_ethtool(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char name[64];
+  size_t length = 0;
+  CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length));
+  int out[4] = {0, 0, 0, 0};
+  int r = zc__probe_ethtool(name, out);
+  if (r < 0) out[0] = out[1] = out[2] = out[3] = r;
+  double values[] = {out[0], out[1], out[2], out[3]};
+  return number_array(env, values, 4);
+}
+
 /* --- module setup ---------------------------------------------------------- */
 
 /* Runs once no job or threadpool step can use a pool pipe any more. */
@@ -613,6 +801,11 @@ static const constant_t constants[] = {
   {"DST_REGULAR", ZC_DST_REGULAR},
   {"HEAD_MORE", ZC_HEAD_MORE},
   {"SMALL_COPY", ZC_SMALL_COPY},
+  {"MODE_SEND", ZC_MODE_SEND},
+  {"MODE_URING_SEND", ZC_MODE_URING_SEND},
+  {"ENABLE_ZEROCOPY", ZC_ENABLE_ZEROCOPY},
+  {"SOCK_STREAM", SOCK_STREAM},
+  {"SOCK_DGRAM", SOCK_DGRAM},
   {"STATUS_OK", ZC_STATUS_OK},
   {"STATUS_EOF", ZC_STATUS_EOF},
   {"STATUS_CANCELED", ZC_STATUS_CANCELED},
@@ -637,7 +830,8 @@ static const constant_t constants[] = {
 /* Index = zc_syscall_t. */
 static const char* const syscall_names[] = {
   "", "sendfile", "splice", "tee", "read", "write", "send", "epoll_ctl", "dup", "malloc",
-  "uv_queue_work", "poll", "getsockopt",
+  "uv_queue_work", "poll", "getsockopt", "sendmsg", "setsockopt", "recvmsg", "io_uring_setup",
+  "io_uring_enter", "send_zc",
 };
 
 typedef struct {
@@ -647,6 +841,8 @@ typedef struct {
 
 static const function_t functions[] = {
   {"startJob", start_job},
+  {"startSendJob", start_send_job},
+  {"resetConnection", reset_connection},
   {"cancelJob", cancel_job},
   {"jobProgress", job_progress},
   {"activeJobs", active_jobs},
@@ -671,6 +867,18 @@ static const function_t testing_functions[] = {
   {"pipe", make_pipe},
   {"fadvise", fadvise},
   {"cachedBytes", cached_bytes},
+  {"vmspliceOnce", vmsplice_once},
+};
+
+/* Capability probes: each creates, tries and closes what it needs. */
+static const function_t probe_functions[] = {
+  {"soZerocopy", probe_so_zerocopy},
+  {"ioUring", probe_io_uring},
+  {"ktls", probe_ktls},
+  {"vmsplice", probe_vmsplice},
+  {"cachestat", probe_cachestat},
+  {"pipeCapacity", probe_pipe_capacity},
+  {"ethtool", probe_ethtool},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -713,6 +921,10 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK_NAPI(env, napi_create_object(env, &testing));
   CHECK_NAPI(env, define_functions(env, testing, testing_functions, COUNT(testing_functions)));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "testing", testing));
+  napi_value probes;
+  CHECK_NAPI(env, napi_create_object(env, &probes));
+  CHECK_NAPI(env, define_functions(env, probes, probe_functions, COUNT(probe_functions)));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "probes", probes));
   napi_value consts, names;
   CHECK_NAPI(env, napi_create_object(env, &consts));
   for (size_t i = 0; i < COUNT(constants); i++)

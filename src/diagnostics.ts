@@ -21,6 +21,8 @@ export interface TransferEndMessage {
   syscalls: number;
   /** Steps moved to the threadpool because file pages were not cached. */
   offloads: number;
+  /** sendBuffers: what its zero-copy sends came to (see SendBuffersResult.zerocopy). */
+  zerocopy?: { sends: number; completions: number; bytes: number; copiedBytes: number; enobufs: number };
   error?: Error;
 }
 

@@ -12,6 +12,15 @@ export { splice, tee, type SpliceOptions, type TeeOptions } from './transfer/spl
 export { copyFileRange, type CopyFileRangeOptions } from './transfer/copy-file-range.js';
 export { sendChain, type ChainPart, type ChainFileRegion, type ChainResult, type ChainPartResult, type SendChainOptions } from './transfer/send-chain.js';
 export { receiveToFile, type ReceiveToFileOptions, type ReceiveTarget } from './transfer/receive-to-file.js';
+export {
+  sendBuffers,
+  DEFAULT_MIN_ZEROCOPY_BYTES,
+  type SendBuffersData,
+  type SendBuffersOptions,
+  type SendBuffersResult,
+  type SendBuffersMethod,
+  type ZerocopyReport,
+} from './transfer/send-buffers.js';
 export { relay, type RelayOptions, type RelayResult, type RelayError } from './transfer/relay.js';
 export { PipePool, type Pipe, type PipePoolOptions } from './transfer/pipe-pool.js';
 export type { TransferResult } from './transfer/run.js';
@@ -20,6 +29,14 @@ export { codes as errorCodes, isZeroCopyError, type ErrorCode, type ZeroCopyErro
 export type { SystemError } from './native/errno.js';
 export { TRANSFER_END_CHANNEL, FALLBACK_CHANNEL, type TransferEndMessage, type FallbackMessage } from './diagnostics.js';
 export { isNativeAvailable, nativeUnavailableReason } from './native/status.js';
+export {
+  capabilityReport,
+  type CapabilityReport,
+  type CapabilityCheck,
+  type CapabilityStatus,
+  type InterfaceReport,
+} from './capabilities/report.js';
+export { formatCapabilityReport, summarizeCapabilities } from './capabilities/format.js';
 export type { RelayStart, RelayCopyReason } from './transfer/relay.js';
 export {
   createProxy,

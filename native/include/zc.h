@@ -11,6 +11,13 @@
  * and closes them when it ends, so a descriptor closed (and reused) by its
  * original owner can never receive bytes from the job. Pipe fds given in
  * pipe_rd/pipe_wr are borrowed: the caller keeps them open until done_cb.
+ *
+ * Send jobs (ZC_MODE_SEND, ZC_MODE_URING_SEND) have no source fd: they send
+ * caller memory (`buffers`, borrowed until done_cb) to dst_fd. A buffer sent
+ * with zero-copy is read by the kernel after the call that took it returns;
+ * such a job ends only once the kernel has reported every zero-copy send
+ * complete (done_cb is the moment the memory may change), also after a
+ * failure or zc_job_cancel().
  */
 #ifndef ZC_H
 #define ZC_H
@@ -31,8 +38,17 @@ typedef enum {
   ZC_MODE_SENDFILE = 1, /* sendfile(dst, src): src supports mmap-like reads */
   ZC_MODE_SPLICE = 2,   /* splice; through pipe_rd/pipe_wr when neither end is a pipe */
   ZC_MODE_TEE = 3,      /* one tee(src, dst): both pipes; completes after one success */
-  ZC_MODE_COPY = 4      /* read/pread into a job buffer, then write/send */
+  ZC_MODE_COPY = 4,     /* read/pread into a job buffer, then write/send */
+  ZC_MODE_SEND = 5,     /* buffers to a socket by sendmsg; MSG_ZEROCOPY for zerocopy buffers */
+  ZC_MODE_URING_SEND = 6 /* buffers to a socket by io_uring SEND_ZC (zerocopy buffers) or SEND */
 } zc_mode_t;
+
+/* One piece of caller memory for a send job. */
+typedef struct {
+  const char* base;
+  size_t length;
+  int zerocopy; /* 1: MSG_ZEROCOPY / SEND_ZC (pinned, completion awaited); 0: copied by the call */
+} zc_buffer_t;
 
 typedef enum {
   ZC_SRC_REGULAR = 1 << 0,   /* regular file: never polled, page residency checked */
@@ -42,7 +58,10 @@ typedef enum {
   /* With an internal pipe: read into the copy buffer first (copy_buffer_size
    * bytes); a message that fits is sent from there, one that fills it is
    * spliced from then on (HAProxy's splice-auto). */
-  ZC_SMALL_COPY = 1 << 4
+  ZC_SMALL_COPY = 1 << 4,
+  /* ZC_MODE_SEND: set SO_ZEROCOPY on dst before the first byte (a refusal
+   * ends the job with ZC_SYS_SETSOCKOPT and nothing sent). */
+  ZC_ENABLE_ZEROCOPY = 1 << 5
 } zc_job_flags_t;
 
 /* Final job status, besides a negative errno. */
@@ -66,7 +85,13 @@ typedef enum {
   ZC_SYS_MALLOC,
   ZC_SYS_QUEUE_WORK,
   ZC_SYS_POLL,
-  ZC_SYS_GETSOCKOPT
+  ZC_SYS_GETSOCKOPT,
+  ZC_SYS_SENDMSG,
+  ZC_SYS_SETSOCKOPT,
+  ZC_SYS_RECVMSG,
+  ZC_SYS_IO_URING_SETUP,
+  ZC_SYS_IO_URING_ENTER,
+  ZC_SYS_SEND_ZC
 } zc_syscall_t;
 
 /* Which of the job's two descriptors a failure concerns. */
@@ -80,6 +105,16 @@ typedef enum {
   ZC_JOB_OFFLOADED,  /* one step running on the libuv threadpool */
   ZC_JOB_DONE
 } zc_job_state_t;
+
+/* What a send job's zero-copy sends came to, as the kernel reported it. */
+typedef struct {
+  uint64_t sends;          /* MSG_ZEROCOPY calls / SEND_ZC requests that took bytes: each owes a completion */
+  uint64_t completions;    /* completions received for them (sends when the job ends normally) */
+  int64_t bytes;           /* bytes those sends took */
+  int64_t copied_bytes;    /* of those, bytes whose completion said the kernel copied them after all */
+  uint32_t enobufs;        /* ENOBUFS answers (optmem_max or RLIMIT_MEMLOCK exhausted) */
+  int64_t enobufs_copied;  /* bytes sent by copy because ENOBUFS came with no completion to wait for */
+} zc_send_stats_t;
 
 struct zc_job_s {
   /* Set by the caller before zc_job_start(). */
@@ -100,6 +135,13 @@ struct zc_job_s {
    * exact count (cachestat) is unavailable, one probe per cache_probe_stride. */
   int64_t cache_window;
   size_t cache_probe_stride;
+  /* ZC_MODE_SEND / ZC_MODE_URING_SEND: what to send (remaining = their total). */
+  const zc_buffer_t* buffers;
+  size_t buffer_count;
+  /* ZC_MODE_SEND: the socket's next MSG_ZEROCOPY notification id (the kernel
+   * numbers a socket's successful zero-copy calls from 0); the job leaves the
+   * next one here when it ends. */
+  uint32_t zc_next_id;
   const char* head;       /* optional bytes written to dst before the body */
   size_t head_length;
   zc_job_cb done_cb;      /* called once, on the loop thread */
@@ -118,6 +160,7 @@ struct zc_job_s {
   int status;             /* zc_status_t or -errno */
   int failed_syscall;     /* zc_syscall_t */
   int failed_side;        /* zc_side_t: which descriptor the failure concerns */
+  zc_send_stats_t zc;     /* send jobs */
 
   /* Private. */
   zc_loop_t* loop;
@@ -143,6 +186,21 @@ struct zc_job_s {
   char* buffer;
   size_t buffer_start, buffer_end;
   uv_work_t work;
+  /* Send jobs (zerocopy_send.c). */
+  size_t buffer_index, buffer_offset; /* next byte to send */
+  uint32_t zc_first_id;   /* zc_next_id at start */
+  uint32_t* zc_lengths;   /* bytes taken by each zero-copy send, by id - zc_first_id */
+  size_t zc_lengths_capacity;
+  int errqueue_ready;     /* an EPOLLERR edge: completions may wait on the error queue */
+  int ending;             /* no more sends: end with end_status once nothing is owed */
+  int end_status, end_syscall;
+  int copy_next;          /* ENOBUFS with nothing owed: the next send copies */
+  int zc_enabled;         /* SO_ZEROCOPY is set on dst */
+  int end_checked;        /* the error queue was read once after sending stopped */
+  int wait_ring;          /* parked until an io_uring completion for this job */
+  uint32_t ring_owed;     /* io_uring CQEs still to come for this job */
+  void* ring_request;     /* the io_uring send in flight, if any */
+  int ring_blocked;       /* its CQE said EAGAIN: wait for writability, then send again */
   zc_job_t* ready_next;
   zc_job_t* prev;
   zc_job_t* next;

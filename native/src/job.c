@@ -375,6 +375,10 @@ static void run(zc_job_t* j, size_t spent) {
 }
 
 void zc__job_advance(zc_job_t* j) {
+  if (zc__is_send_mode(j->mode)) {
+    zc__send_advance(j);
+    return;
+  }
   j->state = ZC_JOB_RUNNING;
   j->wait_src = j->wait_dst = 0;
   run(j, 0);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -42,6 +43,27 @@ struct zc__cachestat {
   uint64_t nr_writeback;
   uint64_t nr_evicted;
   uint64_t nr_recently_evicted;
+};
+
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60 /* Linux 4.14 */
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+#define ZC__SO_EE_ORIGIN_ZEROCOPY 5
+#define ZC__SO_EE_CODE_ZEROCOPY_COPIED 1
+
+/* struct sock_extended_err from <linux/errqueue.h> (which needs <time.h> first
+ * on some header versions; the layout is ABI). */
+struct zc__sock_extended_err {
+  uint32_t ee_errno;
+  uint8_t ee_origin;
+  uint8_t ee_type;
+  uint8_t ee_code;
+  uint8_t ee_pad;
+  uint32_t ee_info;
+  uint32_t ee_data;
 };
 
 /* struct open_how from <linux/openat2.h>; the build headers may predate it. */
@@ -295,4 +317,65 @@ int zc__is_cached(int fd, int64_t offset, size_t length, size_t stride) {
 int zc__openat2(int dirfd, const char* path, int flags, int mode, uint64_t resolve) {
   struct zc__open_how how = {(uint64_t)(flags | O_CLOEXEC), (uint64_t)mode, resolve};
   return (int)ZC__RETRY(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+/* sendmsg of an iovec list to a socket, never blocking, never raising SIGPIPE;
+ * with `zerocopy`, MSG_ZEROCOPY (the pages are pinned, not copied, and a
+ * completion is queued on the socket's error queue when the kernel lets go). */
+ssize_t zc__sendmsg(int fd, const struct iovec* iov, int iov_count, int zerocopy) {
+  struct msghdr msg = {.msg_iov = (struct iovec*)iov, .msg_iovlen = (size_t)iov_count};
+  int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (zerocopy ? MSG_ZEROCOPY : 0);
+  return ZC__RETRY(sendmsg(fd, &msg, flags));
+}
+
+/* setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1): ENOPROTOOPT before Linux 4.14,
+ * EOPNOTSUPP for sockets other than TCP and UDP (Unix sockets). */
+int zc__enable_zerocopy(int fd) {
+  int one = 1;
+  return setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) == 0 ? 0 : -errno;
+}
+
+/*
+ * One MSG_ZEROCOPY completion from the socket's error queue: the inclusive
+ * range [*lo, *hi] of send calls the kernel has let go of, and whether it
+ * had to copy them (SO_EE_CODE_ZEROCOPY_COPIED). Returns 1 for a completion,
+ * 0 for another kind of queued error (skipped), -EAGAIN when the queue is
+ * empty, or -errno. Reading the error queue never blocks.
+ */
+int zc__read_zerocopy_completion(int fd, uint32_t* lo, uint32_t* hi, int* copied) {
+  char control[CMSG_SPACE(sizeof(struct zc__sock_extended_err) + 64)];
+  struct msghdr msg = {.msg_control = control, .msg_controllen = sizeof control};
+  ssize_t r = ZC__RETRY(recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT));
+  if (r < 0) return (int)r;
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+    int is_recverr = (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+                     (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR);
+    if (!is_recverr) continue;
+    struct zc__sock_extended_err ee;
+    memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+    if (ee.ee_origin != ZC__SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
+    *lo = ee.ee_info;
+    *hi = ee.ee_data;
+    *copied = (ee.ee_code & ZC__SO_EE_CODE_ZEROCOPY_COPIED) != 0;
+    return 1;
+  }
+  return 0;
+}
+
+/* vmsplice of one user buffer into a pipe (no SPLICE_F_GIFT): the pipe then
+ * references the caller's pages, and nothing says when it stops doing so.
+ * For probes and tests only (docs/api/send-buffers.md: why it is not offered). */
+ssize_t zc__vmsplice(int pipe_wr, const void* buf, size_t length) {
+  struct iovec iov = {(void*)buf, length};
+  return ZC__RETRY(vmsplice(pipe_wr, &iov, 1, SPLICE_F_NONBLOCK));
+}
+
+/* connect(AF_UNSPEC) on a TCP socket: tcp_disconnect() drops everything still
+ * queued for sending and answers the peer with a reset, while the socket (and
+ * its error queue) stays open for whoever holds it. */
+int zc__disconnect(int fd) {
+  struct sockaddr sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_family = AF_UNSPEC;
+  return connect(fd, &sa, sizeof sa) == 0 ? 0 : -errno;
 }

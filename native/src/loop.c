@@ -41,6 +41,8 @@ struct zc_loop_s {
   int poll_closed;
   void (*closed_cb)(void* arg);
   void* closed_arg;
+  zc_uring_t* uring;   /* opened by the first io_uring send job */
+  void* send_requests; /* io_uring sends the kernel holds (zerocopy_send.c) */
 };
 
 /* Called when the loop is closing and nothing of it is left in libuv. */
@@ -65,12 +67,15 @@ void zc_job_ref(zc_job_t* j) {
 void zc_job_unref(zc_job_t* j) {
   if (--j->refs > 0) return;
   free(j->buffer);
+  free(j->zc_lengths);
   free(j);
 }
 
 /* epoll_event.data carries the job pointer with the side in its low bit
- * (jobs come from malloc, so the bit is free); NULL is the ready eventfd. */
+ * (jobs come from malloc, so the bit is free); NULL is the ready eventfd,
+ * ZC_RING_TAG the io_uring ring (no job lives at address 2). */
 #define ZC_DST_TAG ((uintptr_t)1)
+#define ZC_RING_TAG ((uint64_t)2)
 
 static int register_side(zc_job_t* j, int side) {
   int is_src = side == ZC_SIDE_SRC;
@@ -82,6 +87,11 @@ static int register_side(zc_job_t* j, int side) {
   if (is_src) j->src_registered = 1;
   else j->dst_registered = 1;
   return 0;
+}
+
+int zc__loop_watch(zc_job_t* j, int side) {
+  if (side == ZC_SIDE_SRC) return j->src_registered ? 0 : register_side(j, side);
+  return j->dst_registered ? 0 : register_side(j, side);
 }
 
 int zc__loop_wait(zc_job_t* j, int want_src, int want_dst) {
@@ -170,6 +180,7 @@ static void run_ready(zc_loop_t* loop) {
 }
 
 static zc_job_t* job_of(const struct epoll_event* ev) {
+  if (ev->data.u64 == ZC_RING_TAG) return NULL;
   return (zc_job_t*)(uintptr_t)(ev->data.u64 & ~(uint64_t)ZC_DST_TAG);
 }
 
@@ -184,8 +195,11 @@ static void deliver(zc_job_t* j, int side, uint32_t events) {
   } else {
     j->dst_ready = 1;
   }
+  /* A send job's EPOLLERR is (also) zero-copy completions on the error
+   * queue: it must read them, and sees a real error in its next send. */
+  if (zc__is_send_mode(j->mode)) j->errqueue_ready |= (events & EPOLLERR) != 0;
   if (j->state != ZC_JOB_POLLING && j->state != ZC_JOB_QUEUED) return;
-  if ((events & (EPOLLERR | EPOLLHUP)) &&
+  if ((events & (EPOLLERR | EPOLLHUP)) && !zc__is_send_mode(j->mode) &&
       zc__job_check_side(j, side, (events & EPOLLERR) != 0, (events & EPOLLHUP) != 0) < 0)
     return;
   if (j->state == ZC_JOB_POLLING && ((j->wait_src && j->src_ready) || (j->wait_dst && j->dst_ready)))
@@ -208,7 +222,8 @@ static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
   for (int i = 0; i < n; i++) {
     zc_job_t* j = job_of(&evs[i]);
     if (j == NULL) {
-      run_ready(loop);
+      if (evs[i].data.u64 == ZC_RING_TAG) zc__uring_reap(loop->uring, zc__send_on_cqe);
+      else run_ready(loop);
       continue;
     }
     if (j->state != ZC_JOB_DONE)
@@ -257,7 +272,9 @@ int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
   j->src_ready = j->dst_ready = 1; /* unknown until a call says otherwise */
   j->failed_syscall = ZC_SYS_DUP;
   j->failed_side = ZC_SIDE_SRC;
-  if ((j->src_dup = zc__dup(j->src_fd)) < 0) return j->src_dup;
+  /* Send jobs have no source fd: their bytes are the caller's buffers. */
+  if (!zc__is_send_mode(j->mode) && (j->src_dup = zc__dup(j->src_fd)) < 0) return j->src_dup;
+  j->zc_first_id = j->zc_next_id;
   j->failed_side = ZC_SIDE_DST;
   if ((j->dst_dup = zc__dup(j->dst_fd)) < 0) {
     int r = j->dst_dup;
@@ -286,6 +303,8 @@ int zc_job_start(zc_loop_t* loop, zc_job_t* j) {
 
 void zc_job_cancel(zc_job_t* j) {
   if (j->state == ZC_JOB_DONE || j->state == ZC_JOB_NEW) return;
+  /* Pages the kernel still holds: the job ends when it lets go of them. */
+  if (zc__is_send_mode(j->mode) && zc__send_cancel(j)) return;
   if (j->state == ZC_JOB_OFFLOADED) {
     /* The worker is using the dups; they close when it returns. */
     j->cancel_requested = 1;
@@ -359,7 +378,40 @@ void zc_loop_close(zc_loop_t* loop, void (*closed_cb)(void* arg), void* arg) {
     zc_job_unref(j);
   }
   loop->ready_tail = NULL;
+  /* Closing the ring cancels what it holds; the CQEs will never be read. */
+  if (loop->uring) {
+    epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, zc__uring_fd(loop->uring), NULL);
+    zc__uring_close(loop->uring);
+    loop->uring = NULL;
+  }
+  zc__send_forget_requests(loop);
   uv_close((uv_handle_t*)&loop->poll, on_poll_closed);
+}
+
+/* Sized for one send per job in flight plus its cancel; the CQ (twice as
+ * large) overflows into the kernel's list when more wait, never losing one. */
+#define ZC_RING_ENTRIES 64
+
+int zc__loop_uring(zc_loop_t* loop, zc_uring_t** out) {
+  if (loop->uring == NULL) {
+    zc_uring_t* ring;
+    int r = zc__uring_open(&ring, ZC_RING_ENTRIES);
+    if (r < 0) return r;
+    /* Level-triggered: readable while CQEs wait, and each wakeup reaps all. */
+    struct epoll_event ev = {.events = EPOLLIN, .data = {.u64 = ZC_RING_TAG}};
+    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, zc__uring_fd(ring), &ev) != 0) {
+      r = -errno;
+      zc__uring_close(ring);
+      return r;
+    }
+    loop->uring = ring;
+  }
+  *out = loop->uring;
+  return 0;
+}
+
+void** zc__loop_send_requests(zc_loop_t* loop) {
+  return &loop->send_requests;
 }
 
 int zc_loop_is_dispatching(const zc_loop_t* loop) {

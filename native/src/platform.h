@@ -42,6 +42,13 @@ int64_t zc__cached_bytes(int fd, int64_t offset, int64_t length);
 int zc__is_cached(int fd, int64_t offset, size_t length, size_t stride);
 int zc__openat2(int dirfd, const char* path, int flags, int mode, uint64_t resolve);
 
+struct iovec;
+ssize_t zc__sendmsg(int fd, const struct iovec* iov, int iov_count, int zerocopy);
+int zc__enable_zerocopy(int fd);
+int zc__read_zerocopy_completion(int fd, uint32_t* lo, uint32_t* hi, int* copied);
+ssize_t zc__vmsplice(int pipe_wr, const void* buf, size_t length);
+int zc__disconnect(int fd);
+
 /* Engine internals shared by job.c and loop.c. */
 void zc__job_advance(zc_job_t* job);
 void zc__job_run_offloaded(zc_job_t* job);              /* threadpool */
@@ -53,5 +60,64 @@ int zc__loop_wait(zc_job_t* job, int want_src, int want_dst);
 void zc__loop_queue_ready(zc_job_t* job);
 int zc__loop_offload(zc_job_t* job);
 void zc__loop_forget(zc_job_t* job); /* epoll DEL + bookkeeping, before the dups close */
+/* Registers a side in the epoll set now (edges from then on set *_ready and,
+ * for a send job's dst, errqueue_ready) without parking the job. */
+int zc__loop_watch(zc_job_t* job, int side);
 
+/* Send jobs (zerocopy_send.c). */
+static inline int zc__is_send_mode(int mode) {
+  return mode == ZC_MODE_SEND || mode == ZC_MODE_URING_SEND;
+}
+void zc__send_advance(zc_job_t* job);
+/* zc_job_cancel for a send job: returns 1 when the job goes on until the kernel
+ * has let go of its memory (it then ends with ZC_STATUS_CANCELED), 0 when it
+ * may end now. */
+int zc__send_cancel(zc_job_t* job);
+
+/* io_uring (uring.c): one ring per engine loop, opened on first use and
+ * watched through the same epoll set. */
+typedef struct zc_uring_s zc_uring_t;
+/* The loop's ring, opened (and added to the epoll set) on first use; -errno
+ * when io_uring is unavailable (ENOSYS, EPERM from seccomp or
+ * kernel.io_uring_disabled). */
+int zc__loop_uring(zc_loop_t* loop, zc_uring_t** out);
+int zc__uring_open(zc_uring_t** out, unsigned entries);
+void zc__uring_close(zc_uring_t* ring);
+int zc__uring_fd(const zc_uring_t* ring);
+/* Queues one send (SEND_ZC with usage reports when zerocopy, else SEND) of
+ * [buf, buf+length) to fd, and submits it. user_data comes back in its CQEs. */
+int zc__uring_send(zc_uring_t* ring, int fd, const void* buf, size_t length, int zerocopy, uint64_t user_data);
+/* Asks the kernel to cancel the request carrying user_data (its CQEs still come). */
+int zc__uring_cancel(zc_uring_t* ring, uint64_t user_data);
+typedef void (*zc_uring_cqe_cb)(uint64_t user_data, int32_t res, uint32_t flags);
+/* Calls cb for every CQE ready (flushing an overflowed CQ), returns how many. */
+unsigned zc__uring_reap(zc_uring_t* ring, zc_uring_cqe_cb cb);
+/* io_uring CQE flags and results the send path reads (io_uring.h, 5.1 / 6.0 / 6.2). */
+#define ZC_URING_CQE_F_MORE (1U << 1)
+#define ZC_URING_CQE_F_NOTIF (1U << 3)
+#define ZC_URING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+/* Called by the loop for each CQE (zerocopy_send.c). */
+void zc__send_on_cqe(uint64_t user_data, int32_t res, uint32_t flags);
+/* The loop's list of io_uring send requests still in the kernel (zerocopy_send.c owns the type). */
+void** zc__loop_send_requests(zc_loop_t* loop);
+/* Frees what the send path keeps per io_uring request still in the kernel
+ * (environment teardown, after the ring closed: their CQEs will never be read). */
+void zc__send_forget_requests(zc_loop_t* loop);
+
+/* Capability probes (probe.c): each makes what it needs, tries, and closes it. */
+typedef struct {
+  int status;            /* 0, or -errno from io_uring_setup / io_uring_register */
+  uint32_t features;     /* IORING_FEAT_* */
+  int last_op;           /* highest opcode the kernel knows */
+  int send_zc, sendmsg_zc, splice; /* 1 supported, 0 not */
+  int send_zc_usage;     /* 0: SEND_ZC reports copies (IORING_SEND_ZC_REPORT_USAGE, 6.2); -errno: not */
+} zc_uring_probe_t;
+void zc__probe_uring(zc_uring_probe_t* out);
+int zc__probe_so_zerocopy(int type);       /* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
+int zc__probe_ktls(void);                  /* TCP_ULP "tls": 0 available, -ENOENT not */
+int zc__probe_vmsplice(void);
+int zc__probe_cachestat(int fd);
+int zc__probe_pipe_capacity(int size_hint);
+/* SIOCETHTOOL legacy gets: scatter-gather, TX checksum, TSO, GSO (1/0, or -errno). */
+int zc__probe_ethtool(const char* ifname, int out[4]);
 #endif /* ZC_PLATFORM_H */

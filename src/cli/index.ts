@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   proxy: async () => (await import('./commands/proxy.js')).proxyCommand,
   log: async () => (await import('./commands/log.js')).logCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
 };
 
 /** Registers a subcommand (the server and proxy modules add theirs). */

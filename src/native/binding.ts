@@ -37,6 +37,14 @@ export const enum JobSlot {
   Offloads,
   Waits,
   Wakeups,
+  /** Send jobs: in, the socket's next MSG_ZEROCOPY id; out, the next one after the job. */
+  ZcNextId,
+  ZcSends,
+  ZcCompletions,
+  ZcBytes,
+  ZcCopiedBytes,
+  ZcEnobufs,
+  ZcEnobufsCopied,
 }
 
 export interface NativeConstants {
@@ -49,6 +57,11 @@ export interface NativeConstants {
   DST_REGULAR: number;
   HEAD_MORE: number;
   SMALL_COPY: number;
+  MODE_SEND: number;
+  MODE_URING_SEND: number;
+  ENABLE_ZEROCOPY: number;
+  SOCK_STREAM: number;
+  SOCK_DGRAM: number;
   STATUS_OK: number;
   STATUS_EOF: number;
   STATUS_CANCELED: number;
@@ -87,6 +100,28 @@ export interface NativeTesting {
   pipe(sizeHint: number): [readFd: number, writeFd: number, capacity: number] | number;
   fadvise(fd: number, offset: number, length: number, advice: number): number;
   cachedBytes(fd: number, offset: number, length: number): number;
+  /** vmsplice(2) of `buffer` into a pipe's write end (no SPLICE_F_GIFT): bytes or -errno. */
+  vmspliceOnce(pipeWr: number, buffer: Buffer): number;
+}
+
+/**
+ * Capability probes for `zerocopy doctor`: each creates what it needs, tries
+ * one call and closes everything. Numbers are 0 / a value, or -errno.
+ */
+export interface NativeProbes {
+  /** SO_ZEROCOPY on a fresh AF_INET socket of `type` (SOCK_STREAM or SOCK_DGRAM). */
+  soZerocopy(type: number): number;
+  /** [status, features, lastOp, sendZc, sendmsgZc, splice, sendZcUsage]: status 0 or -errno from setup/probe; sendZcUsage 0 or -errno. */
+  ioUring(): [number, number, number, number, number, number, number];
+  /** TCP_ULP "tls": 0 available, -ENOENT not built in. */
+  ktls(): number;
+  vmsplice(): number;
+  /** cachestat(2) of the first page of `fd`. */
+  cachestat(fd: number): number;
+  /** The capacity a new pipe gets when F_SETPIPE_SZ asks for `sizeHint` bytes. */
+  pipeCapacity(sizeHint: number): number;
+  /** [scatterGather, txChecksum, tso, gso]: 1, 0 or -errno each (SIOCETHTOOL). */
+  ethtool(ifname: string): [number, number, number, number];
 }
 
 /**
@@ -96,6 +131,15 @@ export interface NativeTesting {
 export interface NativeBinding {
   /** Starts a job described by `slots` (JobSlot inputs); results are written back into it. */
   startJob(slots: Float64Array, head: Buffer | undefined): [Promise<void>, NativeJobHandle] | number;
+  /**
+   * Starts a send job (MODE_SEND, MODE_URING_SEND): `buffers` in order to
+   * slots[DstFd], `zerocopy[i]` saying whether buffers[i] goes with
+   * zero-copy. The buffers stay referenced until the promise settles, which
+   * is after the kernel let go of every page it pinned.
+   */
+  startSendJob(slots: Float64Array, buffers: Uint8Array[], zerocopy: Uint8Array): [Promise<void>, NativeJobHandle] | number;
+  /** connect(AF_UNSPEC) on the job's dup of its socket: drops what is queued, resets the peer. -EBADF once ended. */
+  resetConnection(handle: NativeJobHandle): number;
   cancelJob(handle: NativeJobHandle): void;
   jobProgress(handle: NativeJobHandle): number;
   activeJobs(): number;
@@ -114,6 +158,7 @@ export interface NativeBinding {
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;
   testing: NativeTesting;
+  probes: NativeProbes;
   constants: NativeConstants;
   syscallNames: string[];
 }

@@ -52,6 +52,26 @@ const unsupportedBySyscall: Record<string, ErrnoReasons> = {
     // A file system without splice_read/splice_write, or an O_APPEND destination.
     [errnoOf('EINVAL'), 'the file system does not support splice'],
   ]),
+  // sendBuffers: SO_ZEROCOPY, set before the first byte.
+  setsockopt: new Map([
+    [errnoOf('ENOPROTOOPT'), 'SO_ZEROCOPY unknown to this kernel (Linux < 4.14)'],
+    // Only TCP and UDP sockets take it (a Unix socket does not).
+    [errnoOf('EOPNOTSUPP'), 'this kind of socket has no MSG_ZEROCOPY'],
+  ]),
+  // sendBuffers with io_uring: the ring is set up by the first send.
+  io_uring_setup: new Map([
+    ENOSYS,
+    // kernel.io_uring_disabled = 2 (or 1 outside io_uring_group), or a
+    // container's seccomp profile.
+    [errnoOf('EPERM'), 'io_uring is disabled (kernel.io_uring_disabled or a seccomp filter)'],
+    // Before Linux 5.12 the rings counted against RLIMIT_MEMLOCK.
+    [errnoOf('ENOMEM'), 'no memory for an io_uring ring (RLIMIT_MEMLOCK before Linux 5.12)'],
+  ]),
+  send_zc: new Map([
+    // SEND_ZC or its usage report unknown to this kernel (6.0, 6.2).
+    [errnoOf('EINVAL'), 'io_uring SEND_ZC (with usage reports) unknown to this kernel'],
+    [errnoOf('EOPNOTSUPP'), 'this kind of socket has no io_uring SEND_ZC'],
+  ]),
   copy_file_range: new Map([
     ENOSYS,
     // Across file systems before Linux 5.3, and since 5.19 unless both are

@@ -69,6 +69,9 @@ export async function writeAll(target: Target, data: Buffer, signal: AbortSignal
       // The callback fires once Node is done with `data`, so the buffer can be reused.
       socket.write(data, (error) => (error ? reject(error) : resolve()));
     });
+    // Node calls it without an error when the socket was destroyed meanwhile
+    // (a reset its read noticed first): then the bytes may never have left.
+    if (socket.destroyed) throw socketGoneError(socket);
     return;
   }
   let offset = 0;

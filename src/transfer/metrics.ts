@@ -4,16 +4,18 @@
  */
 import { getNative } from '../native/capabilities.js';
 
-export type TransferMethod = 'sendfile' | 'splice' | 'tee' | 'copy_file_range' | 'copy';
+export type TransferMethod = 'sendfile' | 'splice' | 'tee' | 'copy_file_range' | 'copy' | 'msg_zerocopy' | 'io_uring_send_zc';
 
-const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range', 'copy'];
+const METHODS: TransferMethod[] = ['sendfile', 'splice', 'tee', 'copy_file_range', 'copy', 'msg_zerocopy', 'io_uring_send_zc'];
 
 export interface MethodCounters {
   transfers: number;
   bytes: number;
   /**
    * Of `bytes`, those a splice transfer sent through its small-message
-   * buffer (recv + send: messages up to 16 KiB from a socket), not spliced.
+   * buffer (recv + send: messages up to 16 KiB from a socket), not spliced;
+   * for msg_zerocopy and io_uring_send_zc (sendBuffers), those that were
+   * copied after all: sent without zero-copy, or reported copied by the kernel.
    */
   bytesCopied: number;
   syscalls: number;

@@ -51,6 +51,23 @@ export interface NativeJobSpec {
   cacheWindow?: number;
 }
 
+/** What a send job's zero-copy sends came to, as the kernel reported it. */
+export interface ZerocopyOutcome {
+  /** MSG_ZEROCOPY calls / SEND_ZC requests that took bytes (each owes a completion). */
+  sends: number;
+  completions: number;
+  /** Bytes those sends took. */
+  bytes: number;
+  /** Of those, bytes whose completion said the kernel copied them after all. */
+  copiedBytes: number;
+  /** ENOBUFS answers (optmem_max or RLIMIT_MEMLOCK exhausted). */
+  enobufs: number;
+  /** Bytes sent by copy because ENOBUFS came with no completion to wait for. */
+  enobufsCopiedBytes: number;
+  /** The socket's next MSG_ZEROCOPY id after the job. */
+  nextId: number;
+}
+
 export interface JobOutcome {
   /** zc_status_t (0 ok, 1 eof, 2 canceled) or -errno. */
   status: number;
@@ -68,6 +85,8 @@ export interface JobOutcome {
   failedSyscall: string;
   /** Which fd the failure concerns, when known. */
   failedSide: 'src' | 'dst' | undefined;
+  /** Send jobs only (zeros for the others). */
+  zerocopy: ZerocopyOutcome;
 }
 
 export interface RunningJob {
@@ -97,6 +116,15 @@ function readOutcome(native: NativeBinding, slots: Float64Array): JobOutcome {
     wakeups: slots[JobSlot.Wakeups]!,
     failedSyscall: native.syscallNames[slots[JobSlot.FailedSyscall]!] ?? '',
     failedSide: sideOf(native, slots[JobSlot.FailedSide]!),
+    zerocopy: {
+      sends: slots[JobSlot.ZcSends]!,
+      completions: slots[JobSlot.ZcCompletions]!,
+      bytes: slots[JobSlot.ZcBytes]!,
+      copiedBytes: slots[JobSlot.ZcCopiedBytes]!,
+      enobufs: slots[JobSlot.ZcEnobufs]!,
+      enobufsCopiedBytes: slots[JobSlot.ZcEnobufsCopied]!,
+      nextId: slots[JobSlot.ZcNextId]!,
+    },
   };
 }
 
@@ -136,5 +164,59 @@ export function startNativeJob(native: NativeBinding, spec: NativeJobSpec): Runn
     done: promise.then(() => readOutcome(native, slots)),
     cancel: () => native.cancelJob(handle as NativeJobHandle),
     progress: () => native.jobProgress(handle),
+  };
+}
+
+export interface SendJobSpec {
+  /** MODE_SEND or MODE_URING_SEND. */
+  mode: number;
+  /** Its fd is read when the job starts, in the same step as the dup. */
+  socket: net.Socket;
+  buffers: Uint8Array[];
+  /** One flag per buffer: 1 sends it with zero-copy. */
+  zerocopy: Uint8Array;
+  flags: number;
+  /** The socket's next MSG_ZEROCOPY id (MODE_SEND). */
+  nextZerocopyId: number;
+  budget?: number;
+}
+
+export interface RunningSendJob extends RunningJob {
+  /** Drops what the kernel still queues on the socket and resets the peer, so pinned pages come back. */
+  resetConnection(): number;
+}
+
+/**
+ * Starts a send job on a dup() of the socket's fd (read here, in the same
+ * synchronous step). The buffers stay referenced by the addon until `done`
+ * settles, which is after the kernel let go of every page a zero-copy send
+ * pinned. Throws like startNativeJob.
+ */
+export function startNativeSendJob(native: NativeBinding, spec: SendJobSpec): RunningSendJob {
+  const dstFd = liveSocketFd(spec.socket);
+  const slots = new Float64Array(native.constants.JOB_SLOTS);
+  let length = 0;
+  for (const buffer of spec.buffers) length += buffer.byteLength;
+  slots[JobSlot.Mode] = spec.mode;
+  slots[JobSlot.SrcFd] = -1;
+  slots[JobSlot.DstFd] = dstFd;
+  slots[JobSlot.PipeRd] = -1;
+  slots[JobSlot.PipeWr] = -1;
+  slots[JobSlot.SrcOffset] = -1;
+  slots[JobSlot.Length] = length;
+  slots[JobSlot.Budget] = spec.budget ?? DEFAULT_BUDGET_BYTES;
+  slots[JobSlot.Flags] = spec.flags;
+  slots[JobSlot.ZcNextId] = spec.nextZerocopyId;
+  const started = native.startSendJob(slots, spec.buffers, spec.zerocopy);
+  if (typeof started === 'number') {
+    const syscall = native.syscallNames[slots[JobSlot.FailedSyscall]!] || 'dup';
+    throw createSystemError(started, syscall, { fd: dstFd });
+  }
+  const [promise, handle] = started;
+  return {
+    done: promise.then(() => readOutcome(native, slots)),
+    cancel: () => native.cancelJob(handle),
+    progress: () => native.jobProgress(handle),
+    resetConnection: () => native.resetConnection(handle),
   };
 }

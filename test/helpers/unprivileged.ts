@@ -52,7 +52,10 @@ export type UnprivilegedRun = { ran: SpawnSyncReturns<string> } | { skipped: str
  * let nobody run it (not root, or a temp dir nobody cannot enter). The
  * staged copy is removed before returning.
  */
-export function runAsNobody(helper: string, options: { timeoutMs?: number } = {}): UnprivilegedRun {
+export function runAsNobody(
+  helper: string,
+  options: { timeoutMs?: number; args?: string[]; memlockKiB?: number } = {},
+): UnprivilegedRun {
   if (!canDropPrivileges()) return { skipped: 'needs root to run a child as nobody' };
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'zerocopy-unprivileged-'));
   try {
@@ -81,7 +84,12 @@ export function runAsNobody(helper: string, options: { timeoutMs?: number } = {}
     }
     const usable = runsAsNobody(node, stage);
     if (!usable.ok) return { skipped: `nobody cannot run node from ${stage} (${usable.why}); is ${os.tmpdir()} world-accessible?` };
-    return { ran: spawnSync(node, [script], { ...NOBODY, cwd: stage, encoding: 'utf8', timeout: options.timeoutMs ?? 30000 }) };
+    const spawnOptions = { ...NOBODY, cwd: stage, encoding: 'utf8' as const, timeout: options.timeoutMs ?? 30000 };
+    const args = [script, ...(options.args ?? [])];
+    if (options.memlockKiB === undefined) return { ran: spawnSync(node, args, spawnOptions) };
+    // RLIMIT_MEMLOCK, lowered by the shell the child starts from (nobody may lower its own limits).
+    const shell = `ulimit -l ${options.memlockKiB} && exec "$0" "$@"`;
+    return { ran: spawnSync('/bin/sh', ['-c', shell, node, ...args], spawnOptions) };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
