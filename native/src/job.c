@@ -246,7 +246,12 @@ static void account_read(zc_job_t* j, ssize_t n) {
  * on; a short splice switches back to the buffer for the next message.
  */
 static void learn_from_read(zc_job_t* j, ssize_t n, size_t asked, int into_buffer) {
-  if (into_buffer && src_pollable(j) && (size_t)n < asked && !j->src_hangup_seen) j->src_drained = 1;
+  if (into_buffer && src_pollable(j) && (size_t)n < asked && !j->src_hangup_seen) {
+    /* Seen empty now; an edge that arrives while the job delivers these
+     * bytes (or waits for dst to take them) sets the flag again. */
+    j->src_drained = 1;
+    j->src_ready = 0;
+  }
   if (!(j->flags & ZC_SMALL_COPY) || !has_internal_pipe(j)) return;
   if (into_buffer && (size_t)n == asked) j->splicing = 1;
   else if (!into_buffer && (size_t)n < asked) j->splicing = 0;
@@ -338,7 +343,14 @@ static zc__step_t step(zc_job_t* j, size_t* spent) {
   }
   if (j->src_drained) {
     j->src_drained = 0;
-    return wait_for(j, 1, 0);
+    if (!j->src_ready) {
+      int r = zc__loop_park(j, 1, 0);
+      if (r < 0) {
+        zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
+        return STEP_END;
+      }
+      return STEP_WAIT;
+    }
   }
   if (*spent >= j->budget) return STEP_YIELD;
   size_t length = next_read_length(j, *spent);

@@ -95,16 +95,16 @@ int zc__loop_watch(zc_job_t* j, int side) {
 }
 
 int zc__loop_wait(zc_job_t* j, int want_src, int want_dst) {
+  if (want_src) j->src_ready = 0;
+  if (want_dst) j->dst_ready = 0;
+  return zc__loop_park(j, want_src, want_dst);
+}
+
+int zc__loop_park(zc_job_t* j, int want_src, int want_dst) {
   int r;
   if (!want_src && !want_dst) return -EAGAIN; /* nothing could ever wake it */
-  if (want_src) {
-    j->src_ready = 0;
-    if (!j->src_registered && (r = register_side(j, ZC_SIDE_SRC)) < 0) return r;
-  }
-  if (want_dst) {
-    j->dst_ready = 0;
-    if (!j->dst_registered && (r = register_side(j, ZC_SIDE_DST)) < 0) return r;
-  }
+  if (want_src && !j->src_registered && (r = register_side(j, ZC_SIDE_SRC)) < 0) return r;
+  if (want_dst && !j->dst_registered && (r = register_side(j, ZC_SIDE_DST)) < 0) return r;
   j->wait_src = want_src;
   j->wait_dst = want_dst;
   j->waits++;

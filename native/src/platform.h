@@ -56,7 +56,11 @@ void zc__job_after_offload(zc_job_t* job, int canceled); /* loop thread */
 void zc__job_finish(zc_job_t* job, int status, int failed_syscall);
 /* Ends the job if `side` reports an error or (dst) a hang-up; returns the status or 0. */
 int zc__job_check_side(zc_job_t* job, int side, int errors, int hangup);
+/* Parks the job on sides seen blocked just now: their ready flags are cleared. */
 int zc__loop_wait(zc_job_t* job, int want_src, int want_dst);
+/* Parks the job on sides whose ready flags were cleared when they were seen
+ * blocked (earlier in this run): an edge that came since still counts. */
+int zc__loop_park(zc_job_t* job, int want_src, int want_dst);
 void zc__loop_queue_ready(zc_job_t* job);
 int zc__loop_offload(zc_job_t* job);
 void zc__loop_forget(zc_job_t* job); /* epoll DEL + bookkeeping, before the dups close */

@@ -114,6 +114,50 @@ describe('issue 16: request/response through a relay', { skip: getNative() ? fal
     }
   });
 
+  it('forwards what arrived while it waited for a stalled upstream, with no later edge to wake it (no lost wakeup)', async () => {
+    for (const method of ['auto', 'copy'] as const) {
+      const left = await connectPair({ pauseOnConnect: true, clientAllowHalfOpen: true });
+      const right = await connectPair({ pauseOnConnect: true, clientAllowHalfOpen: true });
+      try {
+        const relayed = relay(left.server, right.server, { method });
+        right.client.pause(); // the upstream stops reading: the relay's sends block
+        const hash = crypto.createHash('sha256');
+        let sent = 0;
+        const message = crypto.randomBytes(4000);
+        // Small messages, each read short by the relay, until every buffer on
+        // the way is full (Node starts queuing): their edges all arrive while
+        // the relay waits on the upstream, and nothing comes after them.
+        for (let i = 0; i < 10_000 && left.client.writableLength === 0; i++) {
+          hash.update(message);
+          sent += message.length;
+          left.client.write(message);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const received = crypto.createHash('sha256');
+        let got = 0;
+        const all = new Promise<void>((resolve) => {
+          right.client.on('data', (chunk: Buffer) => {
+            received.update(chunk);
+            got += chunk.length;
+            if (got === sent) resolve();
+          });
+        });
+        right.client.resume();
+        await withTimeout(all, 10000, `${method}: ${sent} bytes at the upstream (got ${got})`);
+        assert.equal(received.digest('hex'), hash.digest('hex'));
+        const eof = once(right.client, 'end');
+        left.client.end();
+        await withTimeout(eof, 5000, `${method}: the FIN at the upstream`);
+        right.client.end();
+        await withTimeout(relayed, 5000, `${method}: the relay`);
+      } finally {
+        left.close();
+        right.close();
+      }
+    }
+  });
+
   it('carries pipelined requests (many messages per read) intact', async () => {
     const requests = Array.from({ length: 200 }, (_, i) => crypto.randomBytes(1 + (i * 37) % 3000));
     const all = Buffer.concat(requests);
