@@ -42,7 +42,17 @@ export interface Metrics {
   /** Native jobs currently running (the addon's view; 0 without the addon). */
   nativeJobs: number;
   relays: RelayCounters;
-  pipes: { created: number; idle: number; live: number; destroyedWithData: number; resizeRefused: number };
+  pipes: {
+    created: number;
+    idle: number;
+    live: number;
+    destroyedWithData: number;
+    /** Pipes the kernel did not grow to the size asked for (F_SETPIPE_SZ refused). */
+    resizeRefused: number;
+    /** Capacity in bytes of the last pipe created, and of the smallest (0 before the first). */
+    lastCapacity: number;
+    smallestCapacity: number;
+  };
 }
 
 const methods = Object.fromEntries(
@@ -50,7 +60,7 @@ const methods = Object.fromEntries(
 ) as Record<TransferMethod, MethodCounters>;
 const fallbacks: Record<string, number> = {};
 const relays: RelayCounters = { started: 0, active: 0, bytes: 0, copiedForLackOfPipes: 0 };
-const pipes = { created: 0, idle: 0, live: 0, destroyedWithData: 0, resizeRefused: 0 };
+const pipes = { created: 0, idle: 0, live: 0, destroyedWithData: 0, resizeRefused: 0, lastCapacity: 0, smallestCapacity: 0 };
 let coldOffloads = 0;
 let inFlight = 0;
 

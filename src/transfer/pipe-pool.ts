@@ -77,6 +77,8 @@ export class PipePool {
     counters.created++;
     counters.live++;
     if (capacity < this.sizeHint) counters.resizeRefused++;
+    counters.lastCapacity = capacity;
+    counters.smallestCapacity = counters.smallestCapacity === 0 ? capacity : Math.min(counters.smallestCapacity, capacity);
     return { readFd, writeFd, capacity };
   }
 

@@ -12,6 +12,8 @@ import {
   isNativeAvailable,
   nativeUnavailableReason,
   PipePool,
+  capabilityReport,
+  summarizeCapabilities,
   type HostPort,
   type ProxyLogRecord,
   type TcpProxy,
@@ -195,14 +197,23 @@ export const proxyCommand: Command = {
       return 1;
     }
     const drained = drainOnSignals(proxy, drainTimeoutMs, json);
+    const report = await capabilityReport();
+    const summary = summarizeCapabilities(report);
+    // Smaller pipes cost 25-35% of a relay's throughput (issue 11): say so at once.
+    const pipes = report.checks.find((c) => c.id === 'pipe_size');
+    const pipeWarning = pipes && pipes.status !== 'ok' && !values.copy
+      ? `warning: relay pipes are ${pipes.value ?? 'unavailable'}: ${pipes.reason ?? ''}; each splice moves less, relays cost more CPU (zerocopy doctor)` : undefined;
     const address = formatHostPort(bound.address, bound.port);
     const upstreams = proxy.upstreamList.map((u) => formatHostPort(u.host, u.port));
     const method = values.copy ? 'copy' : isNativeAvailable() ? 'splice' : 'copy';
     const why = values.copy ? 'forced by --copy' : nativeUnavailableReason();
     if (json) {
-      console.log(JSON.stringify({ event: 'listening', time: new Date().toISOString(), address, upstreams, method, ...(why ? { copyReason: why } : {}) }));
+      console.log(JSON.stringify({ event: 'listening', time: new Date().toISOString(), address, upstreams, method, ...(why ? { copyReason: why } : {}), capabilities: summary, ...(pipes?.value ? { pipeSize: pipes.value } : {}) }));
+      if (pipeWarning) console.error(JSON.stringify({ event: 'warning', message: pipeWarning }));
     } else {
       console.log(`zerocopy proxy listening on ${address}, relaying to ${upstreams.join(', ')} (${method}${why ? `: ${why}` : ''})`);
+      console.log(`  ${summary}${pipes?.value && pipes.status === 'ok' ? `; pipes ${pipes.value}` : ''} (zerocopy doctor tells more)`);
+      if (pipeWarning) printError(pipeWarning);
     }
     await drained;
     return 0;

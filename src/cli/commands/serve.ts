@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import { createStaticServer, DEFAULT_SHUTDOWN_TIMEOUT_MS, type StaticServerOptions } from '../../http/faces/server.js';
 import { formatCommonLogLine, type AccessLogEntry } from '../../http/faces/access-log.js';
 import { isClusterWorker, onWorkerShutdown, reportStartupFailure, reportStopped, runPrimary } from '../../http/faces/workers.js';
-import { isNativeAvailable, nativeUnavailableReason } from '../../index.js';
+import { capabilityReport, isNativeAvailable, nativeUnavailableReason, summarizeCapabilities, type CapabilityReport } from '../../index.js';
 import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import { createPalette, shouldColor, type Palette } from '../color.js';
 import type { Command } from '../index.js';
@@ -318,7 +318,19 @@ function describeBodyPath(config: ServeConfig): { body: 'sendfile' | 'copy'; why
   return { body: 'sendfile' };
 }
 
-function announce(config: ServeConfig, port: number, palette: Palette): void {
+/**
+ * The host's zero-copy paths for the startup line (the report `zerocopy
+ * doctor` prints in full), started once per process and awaited only when
+ * the line is printed: ~10 ms of probing.
+ */
+let capabilities: Promise<CapabilityReport> | undefined;
+function hostCapabilities(): Promise<CapabilityReport> {
+  capabilities ??= capabilityReport();
+  return capabilities;
+}
+
+async function announce(config: ServeConfig, port: number, palette: Palette): Promise<void> {
+  const summary = summarizeCapabilities(await hostCapabilities());
   const scheme = config.tlsFiles ? 'https' : 'http';
   const urls = reachableHosts(config.listen.host).map((host) => formatUrl(scheme, host, port));
   const { body, why } = describeBodyPath(config);
@@ -332,6 +344,7 @@ function announce(config: ServeConfig, port: number, palette: Palette): void {
       body,
       ...(why ? { copyReason: why } : {}),
       protocols: config.tlsFiles ? ['h2', 'http/1.1'] : ['http/1.1'],
+      capabilities: summary,
     }));
     return;
   }
@@ -340,6 +353,7 @@ function announce(config: ServeConfig, port: number, palette: Palette): void {
   if (config.workers > 1) details.push(`${config.workers} workers`);
   const lines = [`Serving ${config.root} at ${palette.url(urls[0]!)} ${palette.dim(`(${details.join('; ')})`)}`];
   for (const url of urls.slice(1)) lines.push(`  also at ${palette.url(url)}`);
+  lines.push(palette.dim(`  ${summary} (zerocopy doctor tells more)`));
   console.log(lines.join('\n'));
 }
 
@@ -360,7 +374,7 @@ async function runSupervisor(config: ServeConfig, palette: Palette): Promise<num
   const outcome = await runPrimary({
     workers: config.workers,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    onListening: (address) => announce(config, address.port, palette),
+    onListening: (address) => void announce(config, address.port, palette),
     onEvent: (event) => {
       if (config.json) console.error(JSON.stringify({ ...event, event: event.type }));
       else if (event.type === 'worker-exit') printError(`worker ${event.worker} exited (${event.signal ?? `exit code ${event.code}`}); restarting`);
@@ -400,7 +414,7 @@ async function runServer(config: ServeConfig, credentials: { cert: Buffer; key: 
   });
   try {
     const address = await server.listen(config.listen.port, config.listen.host);
-    if (!worker) announce(config, address.port, palette);
+    if (!worker) await announce(config, address.port, palette);
   } catch (error) {
     await server.close(0);
     const message = describeListenError(error, config.listen);
