@@ -45,7 +45,10 @@ describe('zerocopy serve (CLI)', () => {
     const s = await serve([], { cwd: root });
     try {
       assert.equal(s.url, 'http://127.0.0.1:8080/');
-      assert.equal(s.stdout(), `Serving ${root} at http://127.0.0.1:8080/ (bodies: sendfile)\n`);
+      const [first, capabilities, ...rest] = s.stdout().split('\n');
+      assert.equal(first, `Serving ${root} at http://127.0.0.1:8080/ (bodies: sendfile)`);
+      assert.match(capabilities!, /^ {2}zero-copy: .*sendfile.* \(zerocopy doctor tells more\)$/, 'the host\'s zero-copy paths');
+      assert.deepEqual(rest, ['']);
       assert.equal((await get(`${s.url}hello.txt`)).body.toString(), 'Hello, world!\n');
     } finally {
       s.child.kill('SIGTERM');
@@ -278,11 +281,12 @@ describe('zerocopy serve (CLI)', () => {
       assert.equal(await s.stop(), 0);
       const lines = s.stdout().trim().split('\n');
       assert.match(lines[0]!, /^Serving /);
-      assert.deepEqual(JSON.parse(lines[1]!).url, '/hello.txt');
+      assert.match(lines[1]!, /^ {2}zero-copy: /);
+      assert.deepEqual(JSON.parse(lines[2]!).url, '/hello.txt');
       const plain = await serve([root, '-p', '0']);
       await get(`${plain.url}hello.txt`);
       assert.equal(await plain.stop(), 0);
-      assert.equal(plain.stdout().split('\n').filter(Boolean).length, 1, 'only the startup line');
+      assert.equal(plain.stdout().split('\n').filter(Boolean).length, 2, 'only the startup lines (address, zero-copy paths)');
       const conflict = await run(['serve', '--quiet', '--log']);
       assert.equal(conflict.code, 2);
       assert.equal(conflict.stderr, 'zerocopy serve: --quiet contradicts --log (see zerocopy serve --help)\n');

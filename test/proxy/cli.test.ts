@@ -97,6 +97,8 @@ describe('zerocopy proxy (command line)', () => {
     const listening = JSON.parse(proxy.stdout[0]!);
     assert.deepEqual([listening.event, listening.address, listening.upstreams, listening.method],
       ['listening', `127.0.0.1:${proxy.port}`, [`127.0.0.1:${echo.port}`], 'splice']);
+    assert.match(listening.capabilities, /^zero-copy: .*splice/, 'the host\'s zero-copy paths');
+    assert.match(listening.pipeSize, /^\d+ (KiB|MiB)/, 'the pipe size the kernel gives');
     const client = await connectClient(proxy.port);
     const back = collect(client);
     const sent = await pump(client, 16 * MIB, 9);
