@@ -12,7 +12,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 
-import { childPids, killAll, portIsFree, runCli as run, serve, takePort } from '../cli/harness.js';
+import { spawn } from 'node:child_process';
+
+import { childPids, CLI, killAll, portIsFree, runCli as run, serve, takePort } from '../cli/harness.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
 import { collect } from '../helpers/net.js';
 import { withTimeout } from '../helpers/process.js';
@@ -290,6 +292,22 @@ describe('zerocopy serve (CLI)', () => {
       const conflict = await run(['serve', '--quiet', '--log']);
       assert.equal(conflict.code, 2);
       assert.equal(conflict.stderr, 'zerocopy serve: --quiet contradicts --log (see zerocopy serve --help)\n');
+    });
+  });
+
+  describe('issue-9: Ctrl-C reaches every process of the group', () => {
+    it('--workers 2 stops cleanly with its stopped line, 10 times in a row (no EPIPE from a worker already gone)', async () => {
+      for (let round = 0; round < 10; round++) {
+        // A terminal's Ctrl-C signals the whole foreground process group at once.
+        const child = spawn(process.execPath, [CLI, 'serve', root, '-p', '0', '--workers', '2'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        await withTimeout(once(child.stdout, 'data'), 10000, 'the startup line');
+        process.kill(-child.pid!, 'SIGINT');
+        const [code] = (await withTimeout(once(child, 'exit'), 20000, `round ${round}: exit`)) as [number | null];
+        assert.equal(code, 0, `round ${round}: ${stderr}`);
+        assert.match(stderr, /stopped \(SIGINT\)/, `round ${round}`);
+      }
     });
   });
 

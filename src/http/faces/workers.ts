@@ -123,6 +123,15 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
     const slotOf = new Map<Worker, number>();
     let killTimer: NodeJS.Timeout | undefined;
 
+    // A worker may disconnect between the check and the send (Ctrl-C reaches
+    // every process of the group at once): a failed send must not throw in
+    // the primary (EPIPE); the worker is told by a signal instead.
+    const tellToShutDown = (worker: Worker) => {
+      worker.send(SHUTDOWN_MESSAGE, (error: Error | null) => {
+        if (error && !worker.isDead()) worker.process.kill('SIGTERM');
+      });
+    };
+
     const stop = (reason: string) => {
       if (stopping) return;
       stopping = reason;
@@ -131,7 +140,7 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
         if (!worker || worker.isDead()) continue;
         // A worker that does not listen yet has no connections to drain, and
         // may not be able to receive messages yet: a signal ends it either way.
-        if (listening.has(worker.id) && worker.isConnected()) worker.send(SHUTDOWN_MESSAGE);
+        if (listening.has(worker.id) && worker.isConnected()) tellToShutDown(worker);
         else worker.process.kill('SIGTERM');
       }
       killTimer = setTimeout(() => {
@@ -155,7 +164,7 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
       });
       worker.on('listening', (address) => {
         // A worker still starting when the shutdown began may have missed the message.
-        if (stopping) worker.send(SHUTDOWN_MESSAGE);
+        if (stopping) tellToShutDown(worker);
         listening.add(worker.id);
         listenedAt.set(worker, Date.now());
         if (!announced && listening.size >= options.workers) {
@@ -205,6 +214,10 @@ export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
       }
       settle();
     });
+
+    // Node keeps a worker that exited while still connected in
+    // cluster.workers until its channel closes: settle then too.
+    cluster.on('disconnect', () => settle());
 
     const onSignal = (signal: NodeJS.Signals) => stop(signal);
     process.on('SIGINT', onSignal);
