@@ -46,6 +46,8 @@ export interface ConnectionRecord {
   toUpstream: number;
   /** Bytes relayed upstream → client. */
   toClient: number;
+  /** Of toUpstream + toClient, bytes that went through user space (small messages, bytes Node had read; all with method 'copy'). */
+  copied: number;
   /** From accept to close, in ms. */
   durationMs: number;
   /** From accept to the upstream connect completing (failover included), in ms; null when none did. */
@@ -118,6 +120,7 @@ export function formatRecordText(record: ProxyLogRecord): string {
         ['copy_reason', record.copyReason],
         ['to_upstream', record.toUpstream],
         ['to_client', record.toClient],
+        ['copied', record.method === 'splice' && record.copied > 0 ? record.copied : undefined],
         ['duration_ms', ms(record.durationMs)],
         ['connect_ms', record.connectMs === null ? '-' : ms(record.connectMs)],
         ['outcome', record.outcome],

@@ -185,6 +185,7 @@ export class TcpProxy {
     let copyReason: RelayCopyReason | undefined;
     let toUpstream = 0;
     let toClient = 0;
+    let copied = 0;
     let outcome: ConnectionOutcome = 'closed';
     let errorCode: string | undefined;
     let failedUpstreams: string[] = [];
@@ -230,6 +231,7 @@ export class TcpProxy {
         });
         toUpstream = result.aToB;
         toClient = result.bToA;
+        copied = result.bytesCopied;
       } catch (error) {
         const relayError = error as RelayError & NodeJS.ErrnoException;
         toUpstream = relayError.aToB ?? 0;
@@ -250,6 +252,7 @@ export class TcpProxy {
         failedUpstreams,
         toUpstream,
         toClient,
+        copied,
         durationMs: performance.now() - started,
         connectMs,
         method,

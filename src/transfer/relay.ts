@@ -53,7 +53,18 @@ export interface RelayResult {
   /** Bytes that went from `a` to `b`, including any Node had already buffered. */
   aToB: number;
   bToA: number;
+  /**
+   * How the bytes moved: 'splice' when the kernel relayed them (socket →
+   * pipe → socket), 'copy' when all went through user space.
+   */
   method: 'splice' | 'copy';
+  /**
+   * Of aToB + bToA, the bytes that did pass through user space: with
+   * 'splice', messages up to 16 KiB (recv + send through the relay's small
+   * buffer cost less than two splices there) and bytes Node had read before
+   * the relay took the sockets over; with 'copy', all of them.
+   */
+  bytesCopied: number;
 }
 
 /** A relay failure; `aToB`/`bToA` say what got through before it. */
@@ -267,7 +278,10 @@ async function relayInKernel(native: NativeBinding, a: net.Socket, b: net.Socket
     error.bToA = moved(directions[1]!);
     throw error;
   }
-  return { aToB: moved(directions[0]!), bToA: moved(directions[1]!), method };
+  const aToB = moved(directions[0]!);
+  const bToA = moved(directions[1]!);
+  const copied = method === 'copy' ? aToB + bToA : directions.reduce((sum, d) => sum + d.early + (d.outcome?.copied ?? 0), 0);
+  return { aToB, bToA, method, bytesCopied: copied };
 }
 
 /** The relay without the addon: Node streams with half-close kept. */
@@ -290,7 +304,7 @@ async function relayThroughStreams(
       guard.dispose();
       tearDown([a, b], error);
       if (error) reject(Object.assign(error, totals));
-      else resolve({ ...totals, method: 'copy' });
+      else resolve({ ...totals, method: 'copy', bytesCopied: totals.aToB + totals.bToA });
     };
     const pump = (from: net.Socket, to: net.Socket, key: 'aToB' | 'bToA') => {
       from.on('data', (chunk: Buffer) => {

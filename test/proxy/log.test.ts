@@ -15,6 +15,7 @@ function connection(fields: Partial<ConnectionRecord> = {}): ConnectionRecord {
     failedUpstreams: [],
     toUpstream: 1048576,
     toClient: 2048,
+    copied: 0,
     durationMs: 12.345,
     connectMs: 0.44,
     method: 'splice',

@@ -69,6 +69,7 @@ describe('issue 16: request/response through a relay', { skip: getNative() ? fal
     });
     assert.equal(result.method, 'splice');
     assert.equal(result.aToB, rounds * 16);
+    assert.equal(result.bytesCopied, 2 * rounds * 16, 'the result says every byte went through user space');
     assert.equal(metrics().methods.splice.bytesCopied - before, 2 * rounds * 16, 'every small message went through the buffer');
     for (const end of ends) {
       assert.equal(end.copiedBytes, rounds * 16);
