@@ -41,8 +41,10 @@ function describeParseError(error: unknown): string {
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     if (/argument missing/.test(message)) return `option ${long} needs a value`;
     if (/does not take an argument/.test(message)) return `option ${long} takes no value`;
+    // `--workers -2`: parseArgs will not take a value that starts with a dash.
+    if (/is ambiguous/.test(message)) return `option ${long} needs a value, and values starting with '-' are not accepted (negative numbers included)`;
   }
-  return message;
+  return message.split('\n')[0]!;
 }
 
 /**

@@ -222,6 +222,11 @@ describe('zerocopy cp', () => {
       const unknown = await run(['cp', '--foo', source.path, 'x']);
       assert.equal(unknown.code, 2);
       assert.equal(unknown.stderr, 'zerocopy cp: unknown option --foo (see zerocopy cp --help)\n');
+      const negative = await run(['serve', '--workers', '-2']);
+      assert.equal(negative.code, 2);
+      assert.equal(negative.stderr,
+        "zerocopy serve: option --workers needs a value, and values starting with '-' are not accepted (negative numbers included) (see zerocopy serve --help)\n",
+        'one line in words, not parseArgs\' three');
     });
 
     it('reports a missing source in words, exit 1', async () => {
