@@ -226,7 +226,12 @@ async function copy(source: string, requested: string, flags: CopyFlags, stop: R
       }
     } catch (error) {
       if (error instanceof CopyFailure) throw error;
-      throw new CopyFailure(`cannot create '${dst.shown}': ${describeError(error)}`);
+      // The temporary file goes next to DST: a directory the user may not
+      // write even when DST itself is writable (GNU cp writes into DST there).
+      const code = (error as NodeJS.ErrnoException).code;
+      const hint = dst.strategy !== 'in-place' && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+        ? `; the copy is written next to it first and renamed over it, which needs a writable directory (--in-place writes into '${dst.shown}' itself)` : '';
+      throw new CopyFailure(`cannot create '${dst.shown}': ${describeError(error)}${hint}`);
     }
     writing = true;
 
