@@ -668,6 +668,63 @@ static napi_value set_cork(napi_env env, napi_callback_info info) {
   return number(env, zc__set_cork(fd, on != 0));
 }
 
+static double* version_slots(napi_env env, napi_value value) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
+  return type == napi_float64_array && length >= ZC_VERSION_SLOTS ? data : NULL;
+}
+
+/* statVersionAt(dirfd, path, out: Float64Array(8)) → 0 or -errno: the version
+ * of what `path` (relative to dirfd, -100 = AT_FDCWD) names now, written into
+ * `out` with no allocation: the per-request freshness check of the static
+ * server's cache. */
+static napi_value stat_version_at(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  I32(0, dirfd);
+  char path[4096];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &length) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "path must be a string");
+    return NULL;
+  }
+  if (length >= sizeof path - 1) return number(env, -ENAMETOOLONG);
+  double* out = version_slots(env, argv[2]);
+  if (out == NULL) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "out must be a Float64Array of 8");
+    return NULL;
+  }
+  return number(env, zc__stat_version_at(dirfd, path, out));
+}
+
+/* readCached(fd, buffer, position) → bytes read into `buffer`, or -errno
+ * (-EAGAIN: the page is not in the page cache; read it on the threadpool). */
+static napi_value read_cached(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  I32(0, fd);
+  I64(2, position);
+  void* data = NULL;
+  size_t length = 0;
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "buffer must be a Buffer");
+    return NULL;
+  }
+  return number(env, (double)zc__pread_cached(fd, data, length, position));
+}
+
+/* fstatVersion(fd, out: Float64Array(8)) → 0 or -errno. */
+static napi_value fstat_version(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  I32(0, fd);
+  double* out = version_slots(env, argv[1]);
+  if (out == NULL) {
+    napi_throw_type_error(env, "ZC_ERR_NATIVE", "out must be a Float64Array of 8");
+    return NULL;
+  }
+  return number(env, zc__fstat_version(fd, out));
+}
+
 static napi_value file_type(napi_env env, napi_callback_info info) {
   ARGS(1);
   I32(0, fd);
@@ -854,6 +911,9 @@ static const function_t functions[] = {
   {"dup", dup_fd},
   {"setCork", set_cork},
   {"fileType", file_type},
+  {"statVersionAt", stat_version_at},
+  {"readCached", read_cached},
+  {"fstatVersion", fstat_version},
 };
 
 /* Synchronous single calls for tests and tools, kept off the main object:

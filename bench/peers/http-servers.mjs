@@ -36,6 +36,16 @@ export const HTTP_SERVERS = [
     command: ({ root, port, zerocopyArgs }) => zerocopyServeCommand({ root, port, extraArgs: ['--workers', '2', ...zerocopyArgs] }),
   },
   {
+    // Another build of the project beside this one, in the same run (a
+    // before/after measurement): BENCH_BASELINE_CLI=/path/to/checkout/bin/zerocopy.js.
+    id: 'zerocopy-baseline',
+    label: 'zerocopy serve (baseline build)',
+    isProject: true,
+    byDefault: false,
+    unavailableReason: () => (process.env.BENCH_BASELINE_CLI ? null : 'set BENCH_BASELINE_CLI to another checkout\'s bin/zerocopy.js'),
+    command: ({ root, port, zerocopyArgs }) => ({ ...zerocopyServeCommand({ root, port, extraArgs: zerocopyArgs }), args: [process.env.BENCH_BASELINE_CLI, 'serve', root, '--port', String(port), '--host', '127.0.0.1', ...zerocopyArgs] }),
+  },
+  {
     id: 'nginx',
     label: 'nginx (sendfile on)',
     byDefault: true,

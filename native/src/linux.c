@@ -150,6 +150,38 @@ int zc__fstat_size(int fd, int64_t* size) {
   return 0;
 }
 
+/* What a file's version is made of (src/fs/file-version.ts), as doubles:
+ * dev, ino, nlink, size, mtime seconds, mtime nanoseconds, ctime seconds,
+ * ctime nanoseconds. Every field is exact in a double except dev/ino/size
+ * beyond 2^53, which no local file system hands out. */
+static void zc__version_of(const struct stat* st, double out[ZC_VERSION_SLOTS]) {
+  out[0] = (double)st->st_dev;
+  out[1] = (double)st->st_ino;
+  out[2] = (double)st->st_nlink;
+  out[3] = (double)st->st_size;
+  out[4] = (double)st->st_mtim.tv_sec;
+  out[5] = (double)st->st_mtim.tv_nsec;
+  out[6] = (double)st->st_ctim.tv_sec;
+  out[7] = (double)st->st_ctim.tv_nsec;
+}
+
+/* fstatat(dirfd, path) following symlinks (AT_FDCWD and absolute paths work
+ * too): the version of what the path names now. 0 or -errno. */
+int zc__stat_version_at(int dirfd, const char* path, double out[ZC_VERSION_SLOTS]) {
+  struct stat st;
+  if (fstatat(dirfd, path, &st, 0) != 0) return -errno;
+  zc__version_of(&st, out);
+  return 0;
+}
+
+/* fstat(fd): the version of an open file. 0 or -errno. */
+int zc__fstat_version(int fd, double out[ZC_VERSION_SLOTS]) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  zc__version_of(&st, out);
+  return 0;
+}
+
 /* The S_IFMT bits of an fd's mode: cheaper for JavaScript than an fs.Stats object. */
 int zc__file_type(int fd) {
   struct stat st;
@@ -176,6 +208,12 @@ int zc__pipe(int fds[2], int size_hint, int* capacity) {
   }
   *capacity = cap;
   return 0;
+}
+
+/* pread that never waits for the disk: -EAGAIN when a page is not cached. */
+ssize_t zc__pread_cached(int fd, void* buf, size_t count, int64_t offset) {
+  struct iovec iov = {buf, count};
+  return ZC__RETRY(preadv2(fd, &iov, 1, (off_t)offset, RWF_NOWAIT));
 }
 
 /* Bytes waiting in a pipe (FIONREAD on either end). */

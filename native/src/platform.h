@@ -25,9 +25,13 @@ int zc__dup(int fd);
 void zc__close(int fd);
 int zc__fstat_size(int fd, int64_t* size);
 int zc__file_type(int fd);
+#define ZC_VERSION_SLOTS 8
+int zc__stat_version_at(int dirfd, const char* path, double out[ZC_VERSION_SLOTS]);
+int zc__fstat_version(int fd, double out[ZC_VERSION_SLOTS]);
 int64_t zc__file_position(int fd);
 int zc__pipe(int fds[2], int size_hint, int* capacity);
 int zc__pipe_bytes(int fd);
+ssize_t zc__pread_cached(int fd, void* buf, size_t count, int64_t offset);
 int zc__socket_error(int fd);
 
 /* What zc__poll_pair reports per fd (poll(2) revents, reduced). */

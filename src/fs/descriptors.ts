@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 
+import { getNative } from '../native/capabilities.js';
+
 /** open(2) on the threadpool: resolves an fd, rejects with Node's system error. */
 export function openDescriptor(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,6 +27,20 @@ export function readInto(fd: number, buffer: Buffer, length: number, position: n
   return new Promise((resolve, reject) => {
     fs.read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
   });
+}
+
+/**
+ * `length` bytes at `position` read on the calling thread when they are in
+ * the page cache (preadv2 RWF_NOWAIT, with the addon), else on the
+ * threadpool: a small read that usually costs no thread hop. A short result
+ * means the file ended.
+ */
+export async function readSmall(fd: number, length: number, position: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  const native = getNative();
+  const n = native === null ? -1 : native.readCached(fd, buffer, position);
+  if (n >= 0) return buffer.subarray(0, n);
+  return buffer.subarray(0, await readInto(fd, buffer, length, position));
 }
 
 /**

@@ -32,6 +32,9 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+
+import { getNative } from '../native/capabilities.js';
 
 /** What a version is made of (all from one stat). */
 export interface FileVersion {
@@ -41,7 +44,46 @@ export interface FileVersion {
   size: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /**
+   * The same fields as numbers, in the addon's order (Packed below), for
+   * comparing against a stat written into a Float64Array: the per-request
+   * checks allocate nothing. Seconds and nanoseconds apart, so every field
+   * is exact in a double (dev, ino and size below 2^53, as on every local
+   * file system).
+   */
+  packed: Float64Array;
 }
+
+/** Slots of a packed version (native/src/linux.c zc__version_of). */
+const enum Packed {
+  Dev = 0,
+  Ino,
+  Nlink,
+  Size,
+  MtimeSec,
+  MtimeNsec,
+  CtimeSec,
+  CtimeNsec,
+  Slots,
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+function pack(v: Omit<FileVersion, 'packed'>): Float64Array {
+  const packed = new Float64Array(Packed.Slots);
+  packed[Packed.Dev] = Number(v.dev);
+  packed[Packed.Ino] = Number(v.ino);
+  packed[Packed.Nlink] = Number(v.nlink);
+  packed[Packed.Size] = Number(v.size);
+  packed[Packed.MtimeSec] = Number(v.mtimeNs / NS_PER_SECOND);
+  packed[Packed.MtimeNsec] = Number(v.mtimeNs % NS_PER_SECOND);
+  packed[Packed.CtimeSec] = Number(v.ctimeNs / NS_PER_SECOND);
+  packed[Packed.CtimeNsec] = Number(v.ctimeNs % NS_PER_SECOND);
+  return packed;
+}
+
+/** Where the per-request checks have the kernel write a stat: one per thread, reused. */
+const scratch = new Float64Array(Packed.Slots);
 
 /**
  * On file systems without multigrain timestamps, a version read this close
@@ -52,7 +94,8 @@ export interface FileVersion {
 export const RACY_WINDOW_MS = 50;
 
 function versionOf(stats: fs.BigIntStats): FileVersion {
-  return { dev: stats.dev, ino: stats.ino, nlink: stats.nlink, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+  const fields = { dev: stats.dev, ino: stats.ino, nlink: stats.nlink, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+  return { ...fields, packed: pack(fields) };
 }
 
 /**
@@ -91,6 +134,46 @@ export function statVersion(path: string): FileVersion | undefined {
   } catch {
     return undefined;
   }
+}
+
+function samePacked(a: Float64Array, b: Float64Array): boolean {
+  return a[Packed.Ino] === b[Packed.Ino] && a[Packed.Dev] === b[Packed.Dev] && a[Packed.Size] === b[Packed.Size] &&
+    a[Packed.MtimeSec] === b[Packed.MtimeSec] && a[Packed.MtimeNsec] === b[Packed.MtimeNsec] &&
+    a[Packed.CtimeSec] === b[Packed.CtimeSec] && a[Packed.CtimeNsec] === b[Packed.CtimeNsec] && a[Packed.Nlink] === b[Packed.Nlink];
+}
+
+/**
+ * True when what `relative` names beneath the directory `dirfd` (an fd of
+ * `dirPath`; -1 to use the path) is still exactly `version`: isSameVersion(statVersion(…)),
+ * the per-request check of the static server's cache. With the addon it is
+ * one fstatat relative to the root's fd written into a reused array (~1.5 µs
+ * against 3 µs for fs.statSync, which also walks every component of the
+ * absolute path and builds a Stats object).
+ */
+export function pathHasVersion(dirfd: number, dirPath: string, relative: string, version: FileVersion): boolean {
+  const native = getNative();
+  if (native === null) {
+    const current = statVersion(path.join(dirPath, relative));
+    return current !== undefined && isSameVersion(current, version);
+  }
+  const r = dirfd >= 0 ? native.statVersionAt(dirfd, relative === '' ? '.' : relative, scratch)
+    : native.statVersionAt(-100 /* AT_FDCWD */, path.join(dirPath, relative), scratch);
+  return r === 0 && samePacked(scratch, version.packed);
+}
+
+/**
+ * hasSameContent(before, readVersion(fd)) without building a version: one
+ * fstat into a reused array with the addon (~0.8 µs).
+ */
+export function fdHasSameContent(fd: number, before: FileVersion): boolean {
+  const native = getNative();
+  if (native === null) return hasSameContent(before, readVersion(fd));
+  if (native.fstatVersion(fd, scratch) !== 0) return false;
+  const b = before.packed;
+  if (scratch[Packed.Ino] !== b[Packed.Ino] || scratch[Packed.Dev] !== b[Packed.Dev] || scratch[Packed.Size] !== b[Packed.Size] ||
+      scratch[Packed.MtimeSec] !== b[Packed.MtimeSec] || scratch[Packed.MtimeNsec] !== b[Packed.MtimeNsec]) return false;
+  const sameCtime = scratch[Packed.CtimeSec] === b[Packed.CtimeSec] && scratch[Packed.CtimeNsec] === b[Packed.CtimeNsec];
+  return sameCtime || scratch[Packed.Nlink]! < b[Packed.Nlink]!;
 }
 
 /** True when `a` and `b` are the same inode in the same state: nothing was written, truncated, renamed, linked or chmod-ed in between. */

@@ -157,6 +157,16 @@ export interface NativeBinding {
   setCork(fd: number, on: number): number;
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;
+  /**
+   * fstatat(dirfd, path) following symlinks (dirfd -100: AT_FDCWD), written
+   * into `out` as [dev, ino, nlink, size, mtime s, mtime ns, ctime s, ctime ns];
+   * 0 or -errno. No allocation: the per-request freshness check.
+   */
+  statVersionAt(dirfd: number, path: string, out: Float64Array): number;
+  /** pread into all of `buffer` without waiting for the disk: bytes, or -EAGAIN when a page is not cached. */
+  readCached(fd: number, buffer: Buffer, position: number): number;
+  /** fstat(fd) into `out`, as statVersionAt; 0 or -errno. */
+  fstatVersion(fd: number, out: Float64Array): number;
   testing: NativeTesting;
   probes: NativeProbes;
   constants: NativeConstants;

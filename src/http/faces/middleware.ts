@@ -28,7 +28,7 @@ import { createHttpError, type StaticHttpError } from './http-error.js';
 import { ENCODING_PREFERENCE, ENCODING_SUFFIX, negotiateEncoding, type PrecompressedEncoding } from '../semantics/accept-encoding.js';
 import { FileCache, type OpenFile } from '../pipeline/file-cache.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
-import { respondWithFile } from '../pipeline/file-response.js';
+import { respondFromMemory, respondWithFile } from '../pipeline/file-response.js';
 import { closeRoot, openRoot, type Root } from '../../fs/open-beneath.js';
 import { buildErrorPage, buildListingPage, buildRedirectPage, type GeneratedPage, type ListingEntry } from '../pipeline/page.js';
 import { formatRedirectLocation, hasDotSegment, resolveSafePath, type SafePath } from '../semantics/resolve-path.js';
@@ -36,6 +36,9 @@ import { canonicalHeaderName } from '../semantics/header-case.js';
 import { recordResponseBody } from '../pipeline/response-info.js';
 import { mapErrorToStatus } from '../pipeline/status.js';
 import { normalizeOptions, type ServeStaticOptions } from '../pipeline/static-options.js';
+
+/** What the handler returns when it answered synchronously. */
+const ANSWERED: Promise<void> = Promise.resolve();
 
 export type { StaticHttpError };
 
@@ -114,8 +117,10 @@ export function serveStatic(root: string, options?: ServeStaticOptions | null): 
   // the handler, as serve-static allows), each request tries again and a
   // missing root answers 404 like a missing file.
   let ready: Promise<{ root: Root; cache: FileCache }> | undefined;
+  // The same, once open: what the synchronous fast path needs.
+  let opened: { root: Root; cache: FileCache } | undefined;
   const open = (): Promise<{ root: Root; cache: FileCache }> => {
-    ready ??= openRoot(root).then((opened) => ({ root: opened, cache: new FileCache(opened, opts.fileCache) }));
+    ready ??= openRoot(root).then((openedRoot) => (opened = { root: openedRoot, cache: new FileCache(openedRoot, opts.fileCache) }));
     const attempt = ready;
     attempt.catch(() => {
       if (ready === attempt) ready = undefined;
@@ -127,6 +132,7 @@ export function serveStatic(root: string, options?: ServeStaticOptions | null): 
 
   const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> => {
     finishResponsesAfterClientFin(req);
+    if (opened !== undefined && !closed && serveFromMemory(req, res, opened.cache)) return ANSWERED;
     return handle(req, res, next).catch((error: unknown) => {
       // Only a bug can get here (every expected failure is answered): never leave the client hanging.
       if (next) next(error);
@@ -134,6 +140,31 @@ export function serveStatic(root: string, options?: ServeStaticOptions | null): 
       else res.destroy();
     });
   };
+
+  /**
+   * A GET or HEAD for a small file the cache holds in memory, fresh, with
+   * nothing in the request or on `res` that could change the answer: served
+   * synchronously with no promise, no await and no header assembly (issue
+   * 11: Node's floor for a 4 KiB response). Anything else returns false
+   * untouched, for the general path. Freshness is the cache's usual check.
+   */
+  function serveFromMemory(req: IncomingMessage, res: ServerResponse, cache: FileCache): boolean {
+    const method = req.method;
+    if ((method !== 'GET' && method !== 'HEAD') || opts.precompressed.length > 0 || opts.setHeaders !== undefined) return false;
+    const target = resolveSafePath(req.url ?? '');
+    if (target.kind === 'error' || target.hasTrailingSlash || target.segments.length === 0) return false;
+    if (opts.dotfiles !== 'allow' && hasDotSegment(target.segments)) return false;
+    const hit = cache.peekContent(target.relativePath, { followSymlinks: opts.followSymlinks });
+    if (hit === undefined || !hit.stats.isFile()) return false;
+    return respondFromMemory(req, res, {
+      fd: -1,
+      stats: hit.stats,
+      mtimeNs: hit.mtimeNs,
+      content: hit.content,
+      path: '',
+      typeName: target.relativePath,
+    }, opts);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
     const method = req.method ?? 'GET';

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
 import { createError } from '../../errors.js';
-import { hasExactChangeTimes, hasSameContent, isProvable, readStatsAndVersion, readVersion } from '../../fs/file-version.js';
+import { fdHasSameContent, hasExactChangeTimes, isProvable, readStatsAndVersion } from '../../fs/file-version.js';
 import { respondWithFile } from '../pipeline/file-response.js';
 import { finishResponsesAfterClientFin } from './half-close.js';
 import { createHttpError } from './http-error.js';
@@ -107,7 +107,7 @@ export async function sendFileResponse(req: IncomingMessage, res: ServerResponse
       mtimeNs: version.mtimeNs,
       path: absolute,
       typeName: segments[segments.length - 1] ?? '',
-      isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),
+      isUnchanged: () => provable && fdHasSameContent(fd, version),
     }, opts);
   } finally {
     await closeDescriptor(fd);

@@ -65,7 +65,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  hasExactChangeTimes, hasSameContent, isProvable, isSameVersion, readStatsAndVersion, readVersion, statVersion, type FileVersion,
+  fdHasSameContent, hasExactChangeTimes, isProvable, isSameVersion, pathHasVersion, readStatsAndVersion, readVersion, type FileVersion,
 } from '../../fs/file-version.js';
 import { closeDescriptor, readRange } from '../../fs/descriptors.js';
 import { openBeneath, type OpenOptions, type Root } from '../../fs/open-beneath.js';
@@ -167,6 +167,24 @@ export class FileCache {
   }
 
   /**
+   * The contents of the small file cached at `relative`, validated as a hit
+   * is, without lending its fd (a response from memory needs none): the
+   * synchronous fast path. Undefined on a miss, for a stale entry (dropped),
+   * or when the file is not kept in memory.
+   */
+  peekContent(relative: string, options: OpenOptions = {}): { stats: fs.Stats; mtimeNs: bigint; content: Buffer } | undefined {
+    const entry = this.entries.get(keyOf(relative, options));
+    if (entry?.content === undefined) return undefined;
+    if (!this.isFresh(entry, relative)) {
+      this.evict(entry);
+      this.stats.replaced++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return { stats: entry.stats, mtimeNs: entry.version.mtimeNs, content: entry.content };
+  }
+
+  /**
    * The cached file at `relative`, validated and lent, or undefined on a
    * miss (nothing cached, or the cached entry is stale and was dropped).
    * Synchronous: a hit costs one stat of the path (none within `validMs`).
@@ -230,7 +248,7 @@ export class FileCache {
       stats: entry.stats,
       mtimeNs: version.mtimeNs,
       ...(entry.content ? { content: entry.content } : {}),
-      isUnchanged: () => provable && hasSameContent(version, readVersion(fd)),
+      isUnchanged: () => provable && fdHasSameContent(fd, version),
       release: () => {
         if (released) return;
         released = true;
@@ -244,8 +262,7 @@ export class FileCache {
     const now = Date.now();
     if (this.validMs > 0 && now - entry.validatedAt < this.validMs) return true;
     this.stats.validations++;
-    const current = statVersion(path.join(this.root.realPath, relative));
-    if (current === undefined || !isSameVersion(current, entry.version)) return false;
+    if (!pathHasVersion(this.root.fd, this.root.realPath, relative, entry.version)) return false;
     entry.validatedAt = now;
     return true;
   }

@@ -169,6 +169,66 @@ function memoryBody(rep: Representation, content: Buffer): Buffer {
 }
 
 /**
+ * Request headers that make a response depend on more than the file: a
+ * range, a precondition. Their absence is what lets a cached small file be
+ * answered with its precomputed 200 head.
+ */
+const SELECTING_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
+
+/** The 200 head of a file as an array for res.writeHead (what respondWithFile would set), per (stats, name, etag mode). */
+const headBlockByStats = new WeakMap<fs.Stats, Map<string, string[]>>();
+
+function headBlock(file: FileToServe, options: NormalizedOptions): string[] {
+  const key = `${file.typeName}\0${options.etag}\0${options.cacheControl}\0${options.lastModified}\0${options.acceptRanges}`;
+  let byKey = headBlockByStats.get(file.stats);
+  let block = byKey?.get(key);
+  if (block) return block;
+  const derived = derive(file, options);
+  const rep = createFileRepresentation({
+    fd: file.fd,
+    size: file.stats.size,
+    mtimeMs: file.stats.mtimeMs,
+    type: derived.type,
+    etag: derived.etag,
+    cacheControl: options.cacheControl,
+    lastModified: false,
+    acceptRanges: options.acceptRanges,
+    contentEncoding: undefined,
+    vary: undefined,
+  });
+  if (options.lastModified) rep.headers['last-modified'] = derived.lastModified;
+  block = Object.entries(rep.headers).flatMap(([name, value]) => [canonicalHeaderName(name), String(value)]);
+  if (!byKey) headBlockByStats.set(file.stats, (byKey = new Map()));
+  byKey.set(key, block);
+  return block;
+}
+
+/**
+ * The fast path of a small cached file (issue 11): when nothing can change
+ * the answer — no range or precondition in the request, no header set on
+ * `res` by earlier middleware that the representation would take over, no
+ * setHeaders hook, no precompressed sibling — the whole response is one
+ * writeHead with the file's precomputed head and one end with its bytes,
+ * decided synchronously. Returns false, having done nothing, when any of
+ * that does not hold: the caller then takes the general path. Same bytes
+ * and headers as respondWithFile gives for such a request.
+ */
+export function respondFromMemory(req: IncomingMessage, res: ServerResponse, file: FileToServe & { content: Buffer }, options: NormalizedOptions): boolean {
+  if (options.setHeaders !== undefined || file.encoding !== undefined || file.vary) return false;
+  const headers = req.headers;
+  for (const name of SELECTING_HEADERS) if (headers[name] !== undefined) return false;
+  if (res.headersSent) return false;
+  // Express sets X-Powered-By; a header the representation owns (Content-Type …) means the general path.
+  const preset = res.getHeaderNames();
+  for (const name of preset) if ((MANAGED_HEADERS as readonly string[]).includes(name)) return false;
+  res.writeHead(200, headBlock(file, options));
+  const isHead = req.method === 'HEAD';
+  res.end(isHead ? undefined : file.content);
+  recordResponseBody(res, { bytes: isHead ? 0 : file.content.length, method: isHead ? 'none' : 'memory' });
+  return true;
+}
+
+/**
  * Answers `req` with `file` and resolves once the response is complete or
  * has failed; never rejects for body failures (the connection is destroyed
  * and the failure recorded in responseBodyOf(res)). `setHeaders` errors
