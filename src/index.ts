@@ -28,7 +28,7 @@ export { metrics, type Metrics, type TransferMethod } from './transfer/metrics.j
 export { codes as errorCodes, isZeroCopyError, type ErrorCode, type ZeroCopyError } from './errors.js';
 export type { SystemError } from './native/errno.js';
 export { TRANSFER_END_CHANNEL, FALLBACK_CHANNEL, type TransferEndMessage, type FallbackMessage } from './diagnostics.js';
-export { isNativeAvailable, nativeUnavailableReason } from './native/status.js';
+export { isNativeAvailable, nativeUnavailableReason } from './availability.js';
 export {
   capabilityReport,
   type CapabilityReport,

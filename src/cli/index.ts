@@ -2,7 +2,6 @@
  * `zerocopy <command>`: one entry, one module per subcommand, loaded on demand
  * so `zerocopy cat` does not pay for the HTTP server's imports.
  */
-import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 
 import { EXIT_USAGE } from './arguments.js';
@@ -50,8 +49,9 @@ async function usage(): Promise<string> {
  * for exactly that, and not again from each `serve --workers` worker.
  */
 async function warnIfNativeUnavailable(): Promise<void> {
-  if (process.env.ZEROCOPY_NATIVE === '0' || cluster.isWorker) return;
-  const { isNativeAvailable, nativeUnavailableReason } = await import('../index.js');
+  // NODE_UNIQUE_ID: set by node:cluster in its workers (loading cluster to ask costs ~2 MiB).
+  if (process.env.ZEROCOPY_NATIVE === '0' || process.env.NODE_UNIQUE_ID !== undefined) return;
+  const { isNativeAvailable, nativeUnavailableReason } = await import('../availability.js');
   if (!isNativeAvailable()) printWarning(`native addon unavailable (${nativeUnavailableReason()}); transfers copy through user space`);
 }
 

@@ -17,7 +17,10 @@ import tls from 'node:tls';
 import { createStaticServer, DEFAULT_SHUTDOWN_TIMEOUT_MS, type StaticServerOptions } from '../../http/faces/server.js';
 import { formatCommonLogLine, type AccessLogEntry } from '../../http/faces/access-log.js';
 import { isClusterWorker, onWorkerShutdown, reportStartupFailure, reportStopped, runPrimary } from '../../http/faces/workers.js';
-import { capabilityReport, isNativeAvailable, nativeUnavailableReason, summarizeCapabilities, type CapabilityReport } from '../../index.js';
+// The modules behind the public API, not index.js: that would load the proxy,
+// the log broker and everything else into a static server (~3 MiB, issue 11).
+import { summarizeCapabilities } from '../../capabilities/format.js';
+import { capabilityReport, type CapabilityReport } from '../../capabilities/report.js';
 import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import { createPalette, shouldColor, type Palette } from '../color.js';
 import type { Command } from '../index.js';
@@ -311,10 +314,10 @@ function describeListenError(error: unknown, address: ListenAddress): string {
 }
 
 /** What moves the bodies, and why when it is not sendfile, for the startup line. */
-function describeBodyPath(config: ServeConfig): { body: 'sendfile' | 'copy'; why?: string } {
+function describeBodyPath(config: ServeConfig, report: CapabilityReport): { body: 'sendfile' | 'copy'; why?: string } {
   if (config.options.method === 'copy') return { body: 'copy', why: 'forced by --copy' };
   if (config.tlsFiles) return { body: 'copy', why: 'HTTPS encrypts in user space' };
-  if (!isNativeAvailable()) return { body: 'copy', why: nativeUnavailableReason() ?? 'no native addon' };
+  if (!report.native.loaded) return { body: 'copy', why: report.native.reason ?? 'no native addon' };
   return { body: 'sendfile' };
 }
 
@@ -330,10 +333,11 @@ function hostCapabilities(): Promise<CapabilityReport> {
 }
 
 async function announce(config: ServeConfig, port: number, palette: Palette): Promise<void> {
-  const summary = summarizeCapabilities(await hostCapabilities());
+  const report = await hostCapabilities();
+  const summary = summarizeCapabilities(report);
   const scheme = config.tlsFiles ? 'https' : 'http';
   const urls = reachableHosts(config.listen.host).map((host) => formatUrl(scheme, host, port));
-  const { body, why } = describeBodyPath(config);
+  const { body, why } = describeBodyPath(config, report);
   if (config.json) {
     console.log(JSON.stringify({
       event: 'listening',

@@ -12,7 +12,19 @@
  * short ones). Node 20 has no SO_REUSEPORT option for listen(); this is the
  * closest.
  */
-import cluster, { type Worker } from 'node:cluster';
+import type { Cluster, Worker } from 'node:cluster';
+import { createRequire } from 'node:module';
+
+/**
+ * node:cluster, loaded on first use: ~2 MiB of a single-process server's
+ * memory (issue 11) that only --workers needs. Which role this process has
+ * is known without it (cluster sets NODE_UNIQUE_ID in the workers it forks).
+ */
+let loaded: Cluster | undefined;
+function clusterModule(): Cluster {
+  loaded ??= createRequire(import.meta.url)('node:cluster') as Cluster;
+  return loaded;
+}
 
 /** The message the primary sends a worker to start its graceful shutdown. */
 export const SHUTDOWN_MESSAGE = 'zerocopy:shutdown';
@@ -53,7 +65,7 @@ export interface PrimaryOutcome {
 
 /** True in a worker forked by `runPrimary`. */
 export function isClusterWorker(): boolean {
-  return cluster.isWorker;
+  return process.env.NODE_UNIQUE_ID !== undefined;
 }
 
 /**
@@ -109,6 +121,7 @@ export function reportStopped(destroyed: number): Promise<void> {
  * restarted, unless its slot crash-loops.
  */
 export function runPrimary(options: PrimaryOptions): Promise<PrimaryOutcome> {
+  const cluster = clusterModule();
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ silent: false });
   return new Promise((resolve) => {
