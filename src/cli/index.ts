@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { isClusterWorker } from '../http/faces/workers.js';
 import { EXIT_USAGE } from './arguments.js';
 import { printError, printWarning } from './output.js';
 
@@ -49,8 +50,7 @@ async function usage(): Promise<string> {
  * for exactly that, and not again from each `serve --workers` worker.
  */
 async function warnIfNativeUnavailable(): Promise<void> {
-  // NODE_UNIQUE_ID: set by node:cluster in its workers (loading cluster to ask costs ~2 MiB).
-  if (process.env.ZEROCOPY_NATIVE === '0' || process.env.NODE_UNIQUE_ID !== undefined) return;
+  if (process.env.ZEROCOPY_NATIVE === '0' || isClusterWorker()) return;
   const { isNativeAvailable, nativeUnavailableReason } = await import('../availability.js');
   if (!isNativeAvailable()) printWarning(`native addon unavailable (${nativeUnavailableReason()}); transfers copy through user space`);
 }

@@ -17,8 +17,8 @@ import { createRequire } from 'node:module';
 
 /**
  * node:cluster, loaded on first use: ~2 MiB of a single-process server's
- * memory (issue 11) that only --workers needs. Which role this process has
- * is known without it (cluster sets NODE_UNIQUE_ID in the workers it forks).
+ * memory (issue 11) that only --workers needs. (Node loads it itself in the
+ * workers it forks, and removes their NODE_UNIQUE_ID before user code runs.)
  */
 let loaded: Cluster | undefined;
 function clusterModule(): Cluster {
@@ -65,7 +65,8 @@ export interface PrimaryOutcome {
 
 /** True in a worker forked by `runPrimary`. */
 export function isClusterWorker(): boolean {
-  return process.env.NODE_UNIQUE_ID !== undefined;
+  // A worker always has an IPC channel to its primary; without one, no need to load cluster to know.
+  return process.send !== undefined && clusterModule().isWorker;
 }
 
 /**
