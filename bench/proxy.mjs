@@ -111,6 +111,10 @@ async function measure() {
     }
   }
 
+  const otherLoad = load.stop();
+  environment.push(loadFact(otherLoad));
+  if (otherLoad.heavy) log(heavyLoadWarning(otherLoad));
+
   // Untimed: strace slows the traced relay several-fold.
   const syscallRecords = [];
   const traceBytes = Math.min(settings.bytes, 1 << 30);
