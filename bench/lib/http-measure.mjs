@@ -5,6 +5,7 @@
 
 import { runBigread } from './bigread.mjs';
 import { FIXTURE_DIR } from './fixtures.mjs';
+import { machineBusySeconds } from './load.mjs';
 import { cpuDelta, findFreePort, peakGroupRssKiB, sampleGroupCpu, startServer } from './proc.mjs';
 import { countSyscalls } from './syscalls.mjs';
 import { verifyHttpBody } from './verify-http.mjs';
@@ -33,7 +34,8 @@ async function startFixtureServer(server, settings) {
  * Measures `server` serving `fixture`. `settings` holds the load parameters
  * (see http.mjs); `verify` runs the sha256 gate first. Resolves a record:
  *   { server, bytesPerFile, run, outcome: 'ok' | 'not-started' | 'failed', reason?,
- *     tool, requests, bytes, seconds, errors, userSeconds, sysSeconds, rssKiB,
+ *     tool, requests, bytes, seconds, errors, userSeconds, sysSeconds,
+ *     machineSeconds (whole machine, client and kernel included), rssKiB,
  *     latencyP50Ms, latencyP99Ms }
  * Only 'ok' records carry numbers. The server is always stopped before this resolves.
  */
@@ -57,10 +59,12 @@ export async function measureHttpRun({ server, fixture, run, settings, verify })
     }
 
     const before = sampleGroupCpu(handle.pgid);
+    const machineBefore = machineBusySeconds();
     const load = useWrk
       ? await runWrk({ url, threads: settings.wrkThreads, connections: settings.wrkConnections, seconds: settings.wrkSeconds })
       : await runBigread({ port, path: fixture.urlPath, connections: settings.bigConnections, recvBufferBytes: settings.bigRecvBufferBytes, seconds: settings.bigSeconds, maxRequests: settings.bigMaxRequests });
     const after = sampleGroupCpu(handle.pgid);
+    const machineSeconds = machineBusySeconds() - machineBefore;
     const rssKiB = peakGroupRssKiB(handle.pgid);
     if (handle.exitInfo()) return { ...base, outcome: 'failed', reason: 'server exited during the run' };
     if (load.requests === 0) return { ...base, outcome: 'failed', reason: `no successful request (${load.firstError ?? `${load.errors} errors`})` };
@@ -79,6 +83,7 @@ export async function measureHttpRun({ server, fixture, run, settings, verify })
       firstError: load.firstError ?? null,
       userSeconds,
       sysSeconds,
+      machineSeconds,
       rssKiB,
       latencyP50Ms: load.latencyMs?.p50 ?? null,
       latencyP99Ms: load.latencyMs?.p99 ?? null,

@@ -19,6 +19,8 @@ export function deriveHttpMetrics(record) {
     cpuSysPerGb: record.sysSeconds / gigabytes,
     cpuPerGb: (record.userSeconds + record.sysSeconds) / gigabytes,
     cpuUsPerReq: ((record.userSeconds + record.sysSeconds) / record.requests) * 1e6,
+    // Results recorded before this column existed have no machineSeconds.
+    machinePerGb: record.machineSeconds == null ? null : record.machineSeconds / gigabytes,
     rssMiB: record.rssKiB / 1024,
   };
 }
@@ -57,6 +59,7 @@ export function summarizeHttp(records) {
         cpuUserPerGb: cpu?.parts.cpuUserPerGb ?? null,
         cpuSysPerGb: cpu?.parts.cpuSysPerGb ?? null,
         cpuUsPerReq: pick('cpuUsPerReq'),
+        machinePerGb: pick('machinePerGb'),
         rssMiB: pick('rssMiB'),
         latencyP99Ms: median(ok.map((r) => r.latencyP99Ms)),
       });
@@ -117,7 +120,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
   out.push(
     `- Each measurement starts a fresh server process (its own process group), checks one response against the fixture's sha256 (first run of each size only), warms it up for ${settings.warmupSeconds} s, then applies a bounded load from 127.0.0.1. Servers run in rotating order within each run so drift on this shared machine hits all of them alike. ${settings.runs} run(s) per server and size; every figure is the median over runs, each metric on its own (the \`user + sys\` split is that of the median run, so the halves add up to the total).`,
     `- Files ≤ ${formatSize(WRK_MAX_BYTES)}: \`wrk -t${settings.wrkThreads} -c${settings.wrkConnections} -d${settings.wrkSeconds}s\`. Larger files: \`bigread\` (bench/clients/bigread.c, ${formatSize(settings.bigRecvBufferBytes)} per recv), ${settings.bigConnections} keep-alive connection(s), ${settings.bigSeconds} s or ${settings.bigMaxRequests} requests.`,
-    '- **GB/s** counts response body bytes (1 GB = 10^9 bytes). **CPU-s/GB** = server CPU seconds (utime+stime of the server\'s process group, from /proc/PID/stat, including reaped children) during the timed load ÷ body GB sent; user and sys are shown as `user + sys`. **CPU µs/req** is the same CPU time per request. **Peak RSS** is VmHWM summed over the server\'s processes.',
+    '- **GB/s** counts response body bytes (1 GB = 10^9 bytes). **CPU-s/GB** = server CPU seconds (utime+stime of the server\'s process group, from /proc/PID/stat, including reaped children) during the timed load ÷ body GB sent; user and sys are shown as `user + sys`. **CPU µs/req** is the same CPU time per request. **machine CPU-s/GB** is the whole machine\'s busy time (/proc/stat: every process, the client included, and the kernel\'s softirq work) over the same window ÷ GB: on loopback the receive path runs in whichever context the kernel picks, so a server can look cheap because its client paid. **Peak RSS** is VmHWM summed over the server\'s processes.',
     '- Ratio columns divide this row\'s median by the peer\'s: for req/s and GB/s above 1× is faster than the peer; for CPU/GB below 1× is cheaper than the peer.',
     '- On loopback a sender\'s CPU per GB rises with the client\'s read speed (nginx: ~0.3 CPU-s/GB against a 1 MiB-recv client, ~0.08 against a 64 KiB one; bench/README.md, Caveats). All servers in one run face the same client; compare within a run.',
     '',
@@ -130,7 +133,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
     const express = summaryOf('express-static', fixture.bytes);
     const rows = servers.map((server) => {
       const s = summaryOf(server.id, fixture.bytes);
-      if (!s || s.runs === 0) return [server.label, whyMissing(server, fixture.bytes), '', '', '', '', '', '', '', '', '', ''];
+      if (!s || s.runs === 0) return [server.label, whyMissing(server, fixture.bytes), '', '', '', '', '', '', '', '', '', '', ''];
       const throughputRatio = (peer) => (byWrk ? ratio(s.reqPerSec, peer?.reqPerSec) : ratio(s.gbPerSec, peer?.gbPerSec));
       return [
         server.label,
@@ -138,6 +141,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
         formatNumber(s.gbPerSec),
         `${formatNumber(s.cpuPerGb)} (${formatNumber(s.cpuUserPerGb)} + ${formatNumber(s.cpuSysPerGb)})`,
         formatNumber(s.cpuUsPerReq),
+        formatNumber(s.machinePerGb),
         formatNumber(s.rssMiB),
         formatRatio(throughputRatio(nginx)),
         formatRatio(throughputRatio(express)),
@@ -152,7 +156,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
       markdownTable(
         [
           { title: 'Server' }, { title: 'req/s', align: 'right' }, { title: 'GB/s', align: 'right' },
-          { title: 'CPU-s/GB (user + sys)', align: 'right' }, { title: 'CPU µs/req', align: 'right' }, { title: 'peak RSS MiB', align: 'right' },
+          { title: 'CPU-s/GB (user + sys)', align: 'right' }, { title: 'CPU µs/req', align: 'right' }, { title: 'machine CPU-s/GB', align: 'right' }, { title: 'peak RSS MiB', align: 'right' },
           { title: `${speed} vs nginx`, align: 'right' }, { title: `${speed} vs express.static`, align: 'right' },
           { title: 'CPU/GB vs nginx', align: 'right' }, { title: 'CPU/GB vs express.static', align: 'right' },
           { title: 'errors', align: 'right' }, { title: 'runs', align: 'right' },
@@ -201,15 +205,15 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
       [
         { title: 'Size' }, { title: 'Run', align: 'right' }, { title: 'Server' }, { title: 'Tool' }, { title: 'req/s', align: 'right' },
         { title: 'GB/s', align: 'right' }, { title: 'CPU user s', align: 'right' }, { title: 'CPU sys s', align: 'right' },
-        { title: 'CPU-s/GB', align: 'right' }, { title: 'RSS MiB', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'errors', align: 'right' }, { title: 'note' },
+        { title: 'CPU-s/GB', align: 'right' }, { title: 'machine CPU-s/GB', align: 'right' }, { title: 'RSS MiB', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'errors', align: 'right' }, { title: 'note' },
       ],
       records.map((r) => {
         const label = servers.find((s) => s.id === r.server)?.label ?? r.server;
-        if (r.outcome !== 'ok') return [formatSize(r.bytesPerFile), r.run, label, '', '', '', '', '', '', '', '', '', `${r.outcome}: ${r.reason}`];
+        if (r.outcome !== 'ok') return [formatSize(r.bytesPerFile), r.run, label, '', '', '', '', '', '', '', '', '', '', `${r.outcome}: ${r.reason}`];
         const d = deriveHttpMetrics(r);
         return [
           formatSize(r.bytesPerFile), r.run, label, r.tool, formatNumber(d.reqPerSec), formatNumber(d.gbPerSec),
-          formatNumber(r.userSeconds), formatNumber(r.sysSeconds), formatNumber(d.cpuPerGb), formatNumber(d.rssMiB),
+          formatNumber(r.userSeconds), formatNumber(r.sysSeconds), formatNumber(d.cpuPerGb), formatNumber(d.machinePerGb), formatNumber(d.rssMiB),
           formatNumber(r.latencyP99Ms), String(r.errors), r.firstError ?? '',
         ];
       }),

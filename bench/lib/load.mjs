@@ -18,6 +18,16 @@ function machineTicks() {
   return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
 }
 
+/**
+ * Seconds of CPU the whole machine spent busy so far (all processes, the
+ * kernel's softirq work included). Over a timed load this is the cost of
+ * the transfer wherever the kernel charged it: on loopback the receive
+ * path often runs in the sender's context, sometimes in the client's.
+ */
+export function machineBusySeconds() {
+  return machineTicks().busy / CLOCK_TICKS_PER_SECOND;
+}
+
 /** CPU ticks of this harness and of every process it started (reaped or still in their groups). */
 function ownTicks(liveGroups) {
   const self = readStat(process.pid);
