@@ -43,6 +43,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
         rssMiB: median(runs.map((r) => r.rssKiB / 1024)),
         p99Ms: median(runs.map((r) => r.latencyP99Ms)),
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
+        errorKinds: sumErrorKinds(runs),
       });
     }
     const connectionCounts = [...new Set(list.map((r) => r.connections))].sort((a, b) => a - b);
@@ -53,7 +54,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
         if (!s) continue;
         const perConnection = one && n > connectionCounts[0] ? ((s.rssMiB - one.rssMiB) * 1024) / (n - connectionCounts[0]) : null;
         rows.push([server.label, n.toLocaleString('en-US'), formatNumber(s.reqPerSec), formatNumber(s.cpuUsPerReq), formatNumber(s.rssMiB),
-          perConnection == null ? '–' : formatNumber(perConnection), formatNumber(s.p99Ms), String(s.errors)]);
+          perConnection == null ? '–' : formatNumber(perConnection), formatNumber(s.p99Ms), formatErrors(s.errors, s.errorKinds)]);
       }
     }
     out.push(markdownTable([
@@ -81,6 +82,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
   const slow = ok(records.filter((r) => r.kind === 'slow'));
   if (slow.length > 0) {
     out.push(`## ${settings.slowClients.toLocaleString('en-US')} slow clients, each reading ${formatSize(settings.slowFileBytes)} at ~${formatNumber(settings.slowBytesPerSecond / 1e6)} MB/s for ${settings.slowSeconds} s`, '');
+    out.push('Loop lateness: how late a 10 ms timer fired (Node\'s `monitorEventLoopDelay` interval minus its 10 ms resolution; bench/peers/loop-delay-probe.mjs), Node servers only.', '');
     const rows = [];
     for (const [server, runs] of groupBy(slow, (r) => r.server)) {
       const gb = (r) => r.bytes / BYTES_PER_GB;
@@ -96,7 +98,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
     }
     out.push(markdownTable([
       { title: 'server' }, { title: 'MB/s delivered', align: 'right' }, { title: 'CPU-s/GB', align: 'right' }, { title: 'CPU cores busy', align: 'right' },
-      { title: 'peak RSS MiB', align: 'right' }, { title: 'loop delay p99 / max ms', align: 'right' }, { title: 'errors', align: 'right' },
+      { title: 'peak RSS MiB', align: 'right' }, { title: 'loop lateness p99 / max ms', align: 'right' }, { title: 'errors', align: 'right' },
     ], rows), '');
   }
 
@@ -117,4 +119,20 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
       failed.map((r) => [r.kind, label(r.server), r.connections ? `${r.connections} conn` : `${r.clients} clients`, `${r.outcome}: ${r.reason}`])), '');
   }
   return { markdown: out.join('\n'), charts };
+}
+
+/** Adds the runs' wrk error kinds; null when no run recorded them (older results). */
+function sumErrorKinds(runs) {
+  const kinds = runs.filter((r) => r.errorKinds);
+  if (kinds.length === 0) return null;
+  const total = {};
+  for (const r of kinds) for (const [kind, n] of Object.entries(r.errorKinds)) total[kind] = (total[kind] ?? 0) + n;
+  return total;
+}
+
+/** '4702 (read 4700, timeout 2)', or the bare count when the kinds are unknown. */
+function formatErrors(errors, kinds) {
+  if (!errors || !kinds) return String(errors);
+  const parts = Object.entries(kinds).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`);
+  return parts.length ? `${errors} (${parts.join(', ')})` : String(errors);
 }

@@ -90,7 +90,7 @@ export async function measureConcurrency({ server, fixture, connections, run, se
     const before = sampleGroupCpu(started.handle.pgid);
     const result = await runWrk({ url, connections, seconds });
     const cpu = cpuDelta(before, sampleGroupCpu(started.handle.pgid));
-    return { ...base, outcome: 'ok', requests: result.requests, seconds: result.seconds, errors: result.errors, ...cpu, rssKiB: peakGroupRssKiB(started.handle.pgid), latencyP99Ms: result.latencyMs.p99 };
+    return { ...base, outcome: 'ok', requests: result.requests, seconds: result.seconds, errors: result.errors, errorKinds: result.errorKinds, ...cpu, rssKiB: peakGroupRssKiB(started.handle.pgid), latencyP99Ms: result.latencyMs.p99 };
   } catch (err) {
     return { ...base, outcome: 'failed', reason: err.message };
   } finally {

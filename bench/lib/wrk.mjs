@@ -5,8 +5,10 @@ import { runBounded } from './proc.mjs';
 
 /**
  * wrk -t THREADS -c CONNECTIONS -d SECONDS --latency URL.
- * Resolves { requests, seconds, errors, latencyMs: { p50, p99 } }; "errors"
- * adds socket errors and non-2xx/3xx responses. Rejects if wrk fails or its
+ * Resolves { requests, seconds, errors, errorKinds, latencyMs: { p50, p99 } };
+ * "errors" adds socket errors and non-2xx/3xx responses, errorKinds keeps
+ * them apart ({ connect, read, write, timeout, status }): a timeout is the
+ * client giving up on a slow server, a read error a connection that closed. Rejects if wrk fails or its
  * output cannot be parsed. The run is killed if it overruns by 30 s.
  */
 export async function runWrk({ url, threads, connections, seconds }) {
@@ -32,12 +34,14 @@ export function parseWrkReport(text) {
   if (!total) throw new Error(`cannot parse wrk output:\n${text}`);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
-  let errors = non2xx ? Number(non2xx[1]) : 0;
-  if (socketErrors) errors += socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0);
+  const [connect, read, write, timeout] = socketErrors ? socketErrors.slice(1).map(Number) : [0, 0, 0, 0];
+  const errorKinds = { connect, read, write, timeout, status: non2xx ? Number(non2xx[1]) : 0 };
+  const errors = Object.values(errorKinds).reduce((sum, n) => sum + n, 0);
   return {
     requests: Number(total[1]),
     seconds: toSeconds(Number(total[2]), total[3]),
     errors,
+    errorKinds,
     latencyMs: { p50: percentileMs(text, '50'), p99: percentileMs(text, '99') },
   };
 }

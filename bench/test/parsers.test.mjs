@@ -29,7 +29,9 @@ describe('parseWrkReport', () => {
 Requests/sec:  68642.44
 Transfer/sec:    287.48MB
 `;
-    assert.deepEqual(parseWrkReport(report), { requests: 411897, seconds: 6, errors: 15, latencyMs: { p50: 0.45, p99: 1.02 } });
+    assert.deepEqual(parseWrkReport(report), {
+      requests: 411897, seconds: 6, errors: 15, errorKinds: { connect: 1, read: 2, write: 3, timeout: 4, status: 5 }, latencyMs: { p50: 0.45, p99: 1.02 },
+    });
   });
 
   it('rejects output without a request count', () => {
