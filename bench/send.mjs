@@ -266,7 +266,13 @@ function deviceRows(results, writes) {
     { title: 'zero-copy sends', align: 'right' }, { title: 'completions', align: 'right' }, { title: 'copied (kernel)', align: 'right' }, { title: 'ENOBUFS', align: 'right' },
   ], rows);
   const wins = crossover.filter(({ cpu }) => cpu.msg_zerocopy != null && cpu.send != null && cpu.msg_zerocopy < cpu.send).map(({ write }) => write);
-  return { table, crossover: wins.length ? Math.min(...wins) : null, series: crossover };
+  // One win can be noise; "steady" is the smallest write from which every larger size measured wins too.
+  let steady = null;
+  for (const { write, cpu } of [...crossover].sort((a, b) => b.write - a.write)) {
+    if (cpu.msg_zerocopy == null || cpu.send == null || cpu.msg_zerocopy >= cpu.send) break;
+    steady = write;
+  }
+  return { table, crossover: wins.length ? Math.min(...wins) : null, steady, series: crossover };
 }
 
 function evidenceTable(results) {
@@ -372,7 +378,7 @@ async function main() {
       '',
       rows.crossover == null
         ? '**MSG_ZEROCOPY used more sender CPU per GB than send() at every write size measured.**'
-        : `**Smallest write where MSG_ZEROCOPY used less sender CPU per GB than send(): ${formatSize(rows.crossover)}** (DEFAULT_MIN_ZEROCOPY_BYTES).`,
+        : `**MSG_ZEROCOPY used less sender CPU per GB than send() first at ${formatSize(rows.crossover)}${rows.steady == null ? '' : `, and at every size from ${formatSize(rows.steady)} up`}.** \`sendBuffers\`' default \`minBytes\` (DEFAULT_MIN_ZEROCOPY_BYTES, src/transfer/send-buffers.ts) is chosen from these two.`,
       '',
       '### Which paths copy: the kernel\'s own flag',
       '',

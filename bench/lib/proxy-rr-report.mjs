@@ -95,7 +95,13 @@ export function buildRrReport({ title, environment, otherLoad, settings, scenari
     for (const p of proxies) {
       const m = s.get(p.id);
       if (!m) continue;
-      const added = (value, base) => (value == null || base == null || p.id === 'direct' ? '' : ` (+${formatNumber(value - base)})`);
+      // A relay's p99 can come out below the direct one's when the direct run's
+      // tail was noise; the difference is shown with its sign, not as an addition.
+      const added = (value, base) => {
+        if (value == null || base == null || p.id === 'direct') return '';
+        const delta = value - base;
+        return delta >= 0 ? ` (+${formatNumber(delta)})` : ` (−${formatNumber(-delta)})`;
+      };
       detail.push([
         key(scenario),
         p.label,
