@@ -15,10 +15,12 @@
  * that stalls mid-request holds them until the connection's idle timeout).
  *
  * Compared with the buffered path it saves the frame's allocation and the
- * copy that joins its chunks; it does not save the CRC pass. Whether it wins,
- * and from what size, is what `npm run bench:log` measures (produce
- * scenarios); until then the broker buffers every produce by default
- * (PRODUCE_RECEIVE_DEFAULT_BYTES = Infinity) and this path is opt-in.
+ * copy that joins its chunks; it does not save the CRC pass. Measured by
+ * `npm run bench:log` (broker CPU-s/GB, buffered vs spliced): 1 MiB batches
+ * 4.37 vs 4.09 at 10% less GB/s, 4 MiB 5.32 vs 2.85. It pays only past
+ * Kafka clients' default max.request.size (1 MiB), and a stalled producer
+ * holds the partition's appends meanwhile, so the broker buffers every
+ * produce by default (PRODUCE_RECEIVE_DEFAULT_BYTES = Infinity): opt-in.
  */
 import type net from 'node:net';
 

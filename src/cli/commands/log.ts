@@ -41,8 +41,8 @@ Options:
                                (default ${DEFAULT_MAX_REQUEST_BYTES})
       --no-auto-create         refuse unknown topics instead of creating them
       --produce-receive-bytes N  splice the records of produce requests at least
-                               this large straight into the segment (experimental;
-                               default: buffer every request)
+                               this large straight into the segment (pays from
+                               4m batches; default: buffer every request)
       --copy                   send fetched records through user space (comparison)
       --json                   log JSON lines
   -h, --help                   show this help`;
