@@ -6,14 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { metrics, sendBuffers, TRANSFER_END_CHANNEL, type SendBuffersOptions, type TransferEndMessage } from '../../src/index.js';
+import { metrics, sendBuffers, type SendBuffersOptions } from '../../src/index.js';
 import { getNative, setNativeForTesting } from '../../src/native/capabilities.js';
 import { ioUringSendZcSupport } from '../../src/native/probes.js';
 import { startNativeSendJob } from '../../src/transfer/native-job.js';
@@ -21,6 +20,7 @@ import { COMPLETION_GRACE_MS, DEFAULT_MIN_ZEROCOPY_BYTES } from '../../src/trans
 import { collect, connectPair } from '../helpers/net.js';
 import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
 import { runAsNobody } from '../helpers/unprivileged.js';
+import { captureTransfers } from '../helpers/transfers.js';
 
 const MIB = 1 << 20;
 const native = getNative();
@@ -55,12 +55,6 @@ async function sendAndCollect(data: Parameters<typeof sendBuffers>[1], options: 
   }
 }
 
-function captureTransfers(): { messages: TransferEndMessage[]; stop(): void } {
-  const messages: TransferEndMessage[] = [];
-  const listener = (message: unknown) => messages.push(message as TransferEndMessage);
-  diagnosticsChannel.subscribe(TRANSFER_END_CHANNEL, listener);
-  return { messages, stop: () => diagnosticsChannel.unsubscribe(TRANSFER_END_CHANNEL, listener) };
-}
 
 const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: unknown) => ({ error }));
 

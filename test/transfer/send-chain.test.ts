@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import { sendChain, TRANSFER_END_CHANNEL, type ChainPart, type TransferEndMessage } from '../../src/index.js';
+import { sendChain, type ChainPart } from '../../src/index.js';
 import { socketFd } from '../../src/transfer/endpoint.js';
 import { makeRandomFile, makeTempDir, sha256, type Fixture } from '../helpers/fixtures.js';
 import { collect, connectPair, type SocketPair } from '../helpers/net.js';
 import { assertNoFdLeak, openFdCount, withTimeout } from '../helpers/process.js';
+import { captureTransfers } from '../helpers/transfers.js';
 
 const MIB = 1 << 20;
 
@@ -21,12 +21,6 @@ function expectedBytes(parts: ChainPart[]): Buffer {
   }));
 }
 
-function captureTransfers(): { seen: TransferEndMessage[]; stop(): void } {
-  const seen: TransferEndMessage[] = [];
-  const listener = (message: unknown) => seen.push(message as TransferEndMessage);
-  diagnosticsChannel.subscribe(TRANSFER_END_CHANNEL, listener);
-  return { seen, stop: () => diagnosticsChannel.unsubscribe(TRANSFER_END_CHANNEL, listener) };
-}
 
 describe('sendChain', () => {
   const tmp = makeTempDir();
@@ -71,7 +65,7 @@ describe('sendChain', () => {
         assert.equal(result.method, 'sendfile');
         assert.deepEqual(result.parts.map((p) => p.method), ['write', 'write', 'sendfile', 'sendfile', 'write', 'sendfile', 'write', 'write']);
         assert.deepEqual(result.parts.map((p) => p.bytes), [7, 12, 2 * MIB, second.size, 9, 999, 3, 4]);
-        const regions = capture.seen.filter((m) => m.method === 'sendfile');
+        const regions = capture.messages.filter((m) => m.method === 'sendfile');
         assert.equal(regions.length, 3, 'one sendfile transfer per region');
         const outFd = socketFd(server);
         assert.ok(regions.every((m) => m.outFd === outFd), 'every region went to the socket');

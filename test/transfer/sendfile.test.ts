@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { sendFile, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
+import { sendFile } from '../../src/index.js';
 import { setNativeForTesting } from '../../src/native/capabilities.js';
 import { socketFd } from '../../src/transfer/endpoint.js';
 import { hashFileRange, makeRandomFile, makeTempDir, type Fixture } from '../helpers/fixtures.js';
 import { collect, connectPair } from '../helpers/net.js';
+import { captureTransfers } from '../helpers/transfers.js';
 
 const SIZES = [0, 1, 4096, (1 << 20) + 1, 256 << 20];
 
@@ -23,12 +23,6 @@ async function sendAndCollect(file: Fixture | string | number, options: Paramete
   }
 }
 
-function captureTransfers(): { messages: TransferEndMessage[]; stop(): void } {
-  const messages: TransferEndMessage[] = [];
-  const listener = (message: unknown) => messages.push(message as TransferEndMessage);
-  diagnosticsChannel.subscribe(TRANSFER_END_CHANNEL, listener);
-  return { messages, stop: () => diagnosticsChannel.unsubscribe(TRANSFER_END_CHANNEL, listener) };
-}
 
 for (const mode of ['kernel', 'forced copy', 'without the addon'] as const) {
   describe(`sendFile (${mode})`, () => {
