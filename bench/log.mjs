@@ -104,16 +104,21 @@ async function measureFetch(dir, mode, consumers, run) {
     broker = await startBroker(dir, mode.args);
     const warm = await client(['fetch', String(broker.port), 'bench', '1', String(options['fetch-bytes']), 'verify'], options.bytes);
     if (warm.error) return { ...base, outcome: 'failed', reason: `warm-up: ${warm.error}` };
-    const before = sampleGroupCpu(broker.handle.pgid);
-    const result = await client(['fetch', String(broker.port), 'bench', String(consumers), String(options['fetch-bytes'])], options.bytes * consumers);
-    const after = sampleGroupCpu(broker.handle.pgid);
-    if (result.error) return { ...base, outcome: 'failed', reason: result.error };
-    return { ...base, outcome: 'ok', bytes: result.bytes, seconds: result.seconds, ...cpuDelta(before, after), rssKiB: peakGroupRssKiB(broker.handle.pgid) };
+    return await timedClient(broker, ['fetch', String(broker.port), 'bench', String(consumers), String(options['fetch-bytes'])], options.bytes * consumers, base);
   } catch (error) {
     return { ...base, outcome: 'failed', reason: error.message };
   } finally {
     await broker?.handle.stop();
   }
+}
+
+/** Runs the load client with the broker's CPU sampled around it: the run's record. */
+async function timedClient(broker, args, expectedBytes, base) {
+  const before = sampleGroupCpu(broker.handle.pgid);
+  const result = await client(args, expectedBytes);
+  const after = sampleGroupCpu(broker.handle.pgid);
+  if (result.error) return { ...base, outcome: 'failed', reason: result.error };
+  return { ...base, outcome: 'ok', bytes: result.bytes, seconds: result.seconds, ...cpuDelta(before, after), rssKiB: peakGroupRssKiB(broker.handle.pgid) };
 }
 
 async function measureProduce(workDir, mode, batchBytes, run) {
@@ -122,11 +127,7 @@ async function measureProduce(workDir, mode, batchBytes, run) {
   let broker;
   try {
     broker = await startBroker(dir, mode.args);
-    const before = sampleGroupCpu(broker.handle.pgid);
-    const result = await client(['produce', String(broker.port), 'bench', String(options['produce-bytes']), String(batchBytes), String(options['in-flight'])], options['produce-bytes']);
-    const after = sampleGroupCpu(broker.handle.pgid);
-    if (result.error) return { ...base, outcome: 'failed', reason: result.error };
-    return { ...base, outcome: 'ok', bytes: result.bytes, seconds: result.seconds, ...cpuDelta(before, after), rssKiB: peakGroupRssKiB(broker.handle.pgid) };
+    return await timedClient(broker, ['produce', String(broker.port), 'bench', String(options['produce-bytes']), String(batchBytes), String(options['in-flight'])], options['produce-bytes'], base);
   } catch (error) {
     return { ...base, outcome: 'failed', reason: error.message };
   } finally {
