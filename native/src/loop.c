@@ -207,7 +207,21 @@ static void deliver(zc_job_t* j, int side, uint32_t events) {
 }
 
 /* One epoll_wait per libuv wakeup: if more than a batch is ready, the epoll
- * fd stays readable and libuv calls again after its other handles. */
+ * fd stays readable and libuv calls again after its other handles.
+ *
+ * That is a second epoll call per wakeup (libuv's epoll_pwait, then this
+ * one). Issue 16 asked whether a uv_poll_t per dup could save it. It would
+ * not pay: libuv's epoll is level-triggered, so a job that switches between
+ * waiting on src and on dst (every bulk relay, every sendfile that fills the
+ * socket) would have to restart its uv_poll_t, and uv_poll_start() re-arms
+ * with epoll_ctl(DEL) then ADD at the next loop turn. uv_poll_init() adds a
+ * FIONBIO ioctl and an ADD/DEL probe per fd. And POLLERR stops a uv_poll_t,
+ * while a MSG_ZEROCOPY send job gets every completion as EPOLLERR. The
+ * edge-triggered registration here costs no epoll_ctl after the first wait.
+ * Measured (perf record -g on `zerocopy proxy`, one connection, 16-byte
+ * request/response, 4 s at 4,999 Hz): this epoll_wait is 1.0% of the
+ * proxy's CPU; the kernel's wake-up path is most of the rest (send() waking
+ * the peer 39%, epoll_pwait sleeping and waking 45%), as it is for HAProxy. */
 static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
   zc_loop_t* loop = handle->data;
   struct epoll_event evs[ZC_EVENTS_PER_WAKEUP];

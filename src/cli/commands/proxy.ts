@@ -24,6 +24,7 @@ import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import type { Command } from '../index.js';
 import { formatHostPort, LISTEN_FORMS, parseListenAddress, type ListenAddress } from '../listen-address.js';
 import { describeError, printError } from '../output.js';
+import { describeLowFileLimit, raiseFileLimit } from '../file-limit.js';
 
 /** Idle connections are cut after 5 minutes by default: a dead peer without keepalive would hold its fds forever. */
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
@@ -188,6 +189,7 @@ export const proxyCommand: Command = {
       return usageError('proxy', error instanceof UsageError ? error.message : describeError(error));
     }
 
+    const fileLimit = raiseFileLimit();
     let bound;
     try {
       bound = await proxy.listen();
@@ -203,17 +205,21 @@ export const proxyCommand: Command = {
     const pipes = report.checks.find((c) => c.id === 'pipe_size');
     const pipeWarning = pipes && pipes.status !== 'ok' && !values.copy
       ? `warning: relay pipes are ${pipes.value ?? 'unavailable'}: ${pipes.reason ?? ''}; each splice moves less, relays cost more CPU (zerocopy doctor)` : undefined;
+    // Per connection: two sockets, a dup of each for each direction's job, two pipes (measured).
+    const limitWarning = describeLowFileLimit(fileLimit, 10, 'connections');
     const address = formatHostPort(bound.address, bound.port);
     const upstreams = proxy.upstreamList.map((u) => formatHostPort(u.host, u.port));
     const method = values.copy ? 'copy' : isNativeAvailable() ? 'splice' : 'copy';
     const why = values.copy ? 'forced by --copy' : nativeUnavailableReason();
     if (json) {
-      console.log(JSON.stringify({ event: 'listening', time: new Date().toISOString(), address, upstreams, method, ...(why ? { copyReason: why } : {}), capabilities: summary, ...(pipes?.value ? { pipeSize: pipes.value } : {}) }));
+      console.log(JSON.stringify({ event: 'listening', time: new Date().toISOString(), address, upstreams, method, ...(why ? { copyReason: why } : {}), capabilities: summary, ...(pipes?.value ? { pipeSize: pipes.value } : {}), ...(fileLimit ? { openFileLimit: fileLimit.soft } : {}) }));
       if (pipeWarning) console.error(JSON.stringify({ event: 'warning', message: pipeWarning }));
+      if (limitWarning) console.error(JSON.stringify({ event: 'warning', message: limitWarning }));
     } else {
       console.log(`zerocopy proxy listening on ${address}, relaying to ${upstreams.join(', ')} (${method}${why ? `: ${why}` : ''})`);
       console.log(`  ${summary}${pipes?.value && pipes.status === 'ok' ? `; pipes ${pipes.value}` : ''} (zerocopy doctor tells more)`);
       if (pipeWarning) printError(pipeWarning);
+      if (limitWarning) printError(limitWarning);
     }
     await drained;
     return 0;
