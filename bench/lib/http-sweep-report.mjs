@@ -104,7 +104,8 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
 
   const workers = ok(records.filter((r) => r.kind === 'concurrency' && r.workers));
   if (workers.length > 0) {
-    out.push('## zerocopy serve --workers N (4 KiB)', '');
+    // The smallest file of the run (4 KiB by default; whatever --sweep-sizes gave).
+    out.push(`## zerocopy serve --workers N (${formatSize(workers[0].bytesPerFile)}, 100 connections)`, '');
     const rows = [];
     for (const [n, runs] of groupBy(workers, (r) => r.workers)) {
       rows.push([String(n), formatNumber(median(runs.map((r) => r.requests / r.seconds))), formatNumber(median(runs.map((r) => ((r.userSeconds + r.sysSeconds) / r.requests) * 1e6))), formatNumber(median(runs.map((r) => r.rssKiB / 1024)))]);
