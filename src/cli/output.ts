@@ -2,7 +2,7 @@
  * Terminal output shared by the subcommands: errors in one format, byte and
  * rate formatting, and a progress line that redraws in place on a TTY.
  */
-import util from 'node:util';
+import { systemErrorMap } from '../native/errno.js';
 
 /**
  * Prints `zerocopy: message` (or `zerocopy <command>: message`) to stderr.
@@ -37,7 +37,7 @@ function isSystemError(error: unknown): error is Error & SystemErrorLike {
  * searching and scripts; the caller says what was being done and to what.
  */
 export function describeSystemError(error: Error & SystemErrorLike): string {
-  const fromMap = typeof error.errno === 'number' ? util.getSystemErrorMap().get(error.errno)?.[1] : undefined;
+  const fromMap = typeof error.errno === 'number' ? systemErrorMap().get(error.errno)?.[1] : undefined;
   return `${fromMap ?? error.message} (${error.code})`;
 }
 

