@@ -107,8 +107,12 @@ static int dst_pollable(const zc_job_t* j) {
 }
 
 /* Parks the job until a side it waits on becomes ready, or ends it if epoll
- * refuses. */
+ * refuses. What the cache probe found no longer holds after a wait of
+ * unknown length: pages seen resident can be reclaimed meanwhile (a slow
+ * client takes seconds per window), and reading them would block the loop
+ * on the disk. The next read probes again. */
 static zc__step_t wait_for(zc_job_t* j, int want_src, int want_dst) {
+  j->cached_until = 0;
   int r = zc__loop_wait(j, want_src, want_dst);
   if (r < 0) {
     zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);

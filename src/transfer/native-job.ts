@@ -18,10 +18,17 @@ export const COPY_BUFFER_BYTES = 256 << 10;
  * Before a read from a regular file, this many bytes ahead (at most: never
  * past what the job will read) are checked for page-cache residency; a miss
  * sends that one read to the threadpool, so the loop never waits for the
- * disk. 8 MiB is two budgets: one check per two wakeups, ~60 µs with
- * cachestat(2) (~3% of sendfile's own CPU per byte).
+ * disk. The finding holds until the job next waits for its socket (job.c):
+ * pages can be reclaimed during a wait, and 1,000 slow clients (1 MB/s
+ * each, 64 MiB files, on a host whose DAMON reclaim pages out cold page
+ * cache) stalled the loop 20-50 ms at a time in sendfile's disk reads when
+ * an 8 MiB finding was trusted for the 8 s a client took to read it. So
+ * the window is small, and a read never asks past it: cachestat(2) costs
+ * ~7.5 µs per MiB however it is cut (measured: 1 MiB 7.7 µs, 4 MiB 29 µs,
+ * 16 MiB 110 µs), sendfile itself loops in 64 KiB steps inside the kernel,
+ * so 1 MiB reads cost one syscall more per MiB and nothing else.
  */
-export const CACHE_WINDOW_BYTES = 8 << 20;
+export const CACHE_WINDOW_BYTES = 1 << 20;
 /**
  * Where cachestat(2) is missing (Linux < 6.5) or refused, residency is
  * sampled with one RWF_NOWAIT read per this many bytes: a cold stretch

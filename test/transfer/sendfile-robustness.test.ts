@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { metrics, sendFile, TRANSFER_END_CHANNEL, type TransferEndMessage } from '../../src/index.js';
 import { getNative } from '../../src/native/capabilities.js';
 import { socketFd } from '../../src/transfer/endpoint.js';
+import { startNativeJob } from '../../src/transfer/native-job.js';
+import { endpointFlags } from '../../src/transfer/run.js';
 import { makeRandomFile, makeTempDir, type Fixture } from '../helpers/fixtures.js';
 import { collect, connectPair, listenLoopback, type Received, type SocketPair } from '../helpers/net.js';
 import { assertNoFdLeak, measureLoopDelay, openFdCount, withTimeout } from '../helpers/process.js';
@@ -141,6 +143,62 @@ describe('sendFile under pressure', () => {
     assert.equal(result.method, 'sendfile');
     assert.equal(got.sha256, patchy.sha256);
     assert.ok(messages.at(-1)!.offloads > 0, 'the step over the hole ran on the threadpool');
+  });
+
+  it('probes the page cache again after waiting for the socket: pages seen cached before the wait may be gone', async (t) => {
+    const [major = 0, minor = 0] = os.release().split('.').map(Number);
+    if (major < 6 || (major === 6 && minor < 5)) {
+      t.skip(`cachestat(2) needs Linux 6.5+, this is ${os.release()}`);
+      return;
+    }
+    const native = getNative()!;
+    const file = makeRandomFile(tmp.dir, 'evicted-while-waiting', 16 * MIB);
+    const fd = fs.openSync(file.path, 'r');
+    const pair = await connectPair();
+    try {
+      fs.fsyncSync(fd);
+      fs.readFileSync(file.path); // all cached
+      // One residency window over the whole file: without the re-probe after
+      // a wait, nothing would look again before reading the evicted pages.
+      const job = startNativeJob(native, {
+        mode: native.constants.MODE_SENDFILE,
+        srcFd: fd,
+        dstFd: -1,
+        dstSocket: pair.server,
+        srcOffset: 0,
+        length: file.size,
+        flags: endpointFlags(native, 'file', 'socket'),
+        cacheWindow: file.size,
+      });
+      // The client does not read yet: the job fills the socket and waits.
+      let last = -1;
+      for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const now = job.progress();
+        if (now > 0 && now === last) break;
+        last = now;
+      }
+      assert.ok(last > 0 && last < file.size, `the job waits part-way (${last} bytes sent)`);
+      assert.equal(native.testing.fadvise(fd, 0, 0, native.constants.POSIX_FADV_DONTNEED), 0);
+      const stillCached = native.testing.cachedBytes(fd, last, file.size - last);
+      if (stillCached > MIB) {
+        job.cancel();
+        await job.done;
+        t.skip(`could not evict the unsent part here (${stillCached} bytes still cached)`);
+        return;
+      }
+      const received = collect(pair.client);
+      const outcome = await withTimeout(job.done, 15000, 'the job after eviction');
+      pair.server.end();
+      const got = await received;
+      assert.equal(outcome.status, 0);
+      assert.equal(got.sha256, file.sha256);
+      assert.ok(outcome.waits > 0, 'the job waited for the socket');
+      assert.ok(outcome.offloads > 0, 'the read of the evicted pages ran on the threadpool, not on the loop');
+    } finally {
+      fs.closeSync(fd);
+      pair.close();
+    }
   });
 
   it('rejects with EPIPE or ECONNRESET when the client goes away, and leaks no fd', async () => {
