@@ -26,6 +26,16 @@
 
 #define ZC_EVENTS_PER_WAKEUP 64
 
+/* Bytes all jobs together may move in one callback from libuv; past it, the
+ * jobs still ready wait on the ready list for the next loop turn, after
+ * timers and JS I/O. A job's own budget (native-job.ts, 4 MiB) bounds one
+ * job, not a batch: 1,000 slow clients woke in bursts of up to 64 jobs
+ * that each sent ~1 MiB, and the loop went 20-50 ms without running a
+ * timer (bench --sweep, 1,000 clients at 1 MB/s; perf sched showed the
+ * loop thread running for those stretches). Two job budgets is ~3 ms of
+ * sendfile to loopback on this class of machine. */
+#define ZC_BYTES_PER_DISPATCH ((int64_t)8 << 20)
+
 struct zc_loop_s {
   uv_loop_t* uv_loop;
   uv_poll_t poll;
@@ -39,6 +49,7 @@ struct zc_loop_s {
   int dispatching;
   int closing;
   int poll_closed;
+  int64_t dispatched;  /* bytes moved by jobs in the current libuv callback */
   void (*closed_cb)(void* arg);
   void* closed_arg;
   zc_uring_t* uring;   /* opened by the first io_uring send job */
@@ -165,6 +176,21 @@ void zc__loop_queue_ready(zc_job_t* j) {
   loop->ready_tail = j;
 }
 
+/* Runs a job that became ready, or, once this callback has moved its
+ * ZC_BYTES_PER_DISPATCH, puts it on the ready list for the next loop turn
+ * (it stays ready: its flags are set, and a queued job runs whatever it
+ * waits on). The caller holds a reference, so `j` outlives the advance. */
+static void dispatch(zc_job_t* j) {
+  zc_loop_t* loop = j->loop;
+  if (loop->dispatched >= ZC_BYTES_PER_DISPATCH) {
+    zc__loop_queue_ready(j);
+    return;
+  }
+  int64_t before = j->moved;
+  zc__job_advance(j);
+  loop->dispatched += j->moved - before;
+}
+
 static void run_ready(zc_loop_t* loop) {
   uint64_t count;
   (void)!read(loop->ready_fd, &count, sizeof count);
@@ -173,7 +199,7 @@ static void run_ready(zc_loop_t* loop) {
   /* Jobs that yield again go onto a fresh list and run on the next wakeup. */
   while (j) {
     zc_job_t* next = j->ready_next;
-    if (j->state == ZC_JOB_QUEUED) zc__job_advance(j);
+    if (j->state == ZC_JOB_QUEUED) dispatch(j);
     zc_job_unref(j);
     j = next;
   }
@@ -203,7 +229,7 @@ static void deliver(zc_job_t* j, int side, uint32_t events) {
       zc__job_check_side(j, side, (events & EPOLLERR) != 0, (events & EPOLLHUP) != 0) < 0)
     return;
   if (j->state == ZC_JOB_POLLING && ((j->wait_src && j->src_ready) || (j->wait_dst && j->dst_ready)))
-    zc__job_advance(j);
+    dispatch(j);
 }
 
 /* One epoll_wait per libuv wakeup: if more than a batch is ready, the epoll
@@ -229,6 +255,7 @@ static void on_epoll_readable(uv_poll_t* handle, int status, int events) {
   (void)events;
   int n = epoll_wait(loop->epoll_fd, evs, ZC_EVENTS_PER_WAKEUP, 0);
   if (n <= 0) return;
+  loop->dispatched = 0;
   loop->dispatching++;
   /* An earlier job's completion may cancel (and free) a later one in the batch. */
   for (int i = 0; i < n; i++)
