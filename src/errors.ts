@@ -119,6 +119,8 @@ export type ErrorCode = keyof typeof codes;
 export interface TransferErrorFields {
   /** Body bytes that reached the destination before the failure. */
   bytesWritten?: number;
+  /** Set when a job could not start (its dup() failed): bytes of `prefix` already sent. */
+  headSent?: number;
   /** The path the transfer took: 'sendfile', 'splice', 'copy', ... */
   method?: string;
   cause?: unknown;

@@ -147,6 +147,17 @@ export interface KernelTransfer {
   context: Omit<OutcomeContext, 'method'>;
 }
 
+/**
+ * An error from a job that never started (its dup() failed): no body byte
+ * moved, and `headSent` head bytes had gone out before it (an earlier job of
+ * the same transfer). A caller that sees both at 0 knows nothing of this
+ * transfer reached the destination (write-body.ts writes it another way).
+ */
+function notStarted(error: unknown, headSent: number): unknown {
+  if (typeof error === 'object' && error !== null) Object.assign(error, { bytesWritten: 0, headSent });
+  return error;
+}
+
 /** Switches a spec to the copy path (no pipe). */
 export function asCopySpec(native: NativeBinding, spec: NativeJobSpec): NativeJobSpec {
   const { pipe: _pipe, ...rest } = spec;
@@ -187,7 +198,7 @@ export async function runWithFallback(native: NativeBinding, transfer: KernelTra
   } catch (error) {
     // The job never started (dup failed: EMFILE): the pipe is untouched.
     if (spec.pipe && transfer.pool) transfer.pool.release(spec.pipe, 0);
-    throw error;
+    throw notStarted(error, 0);
   }
   let { outcome, cause } = started;
   const fallsBack = outcome.status < 0 && outcome.moved === 0 && method !== 'copy' && isUnsupportedErrno(outcome.failedSyscall, outcome.status);
@@ -209,7 +220,12 @@ export async function runWithFallback(native: NativeBinding, transfer: KernelTra
     };
     method = 'copy';
     const headSent = outcome.headSent;
-    ({ outcome, cause } = await runGuardedJob(native, spec, transfer.guard));
+    try {
+      ({ outcome, cause } = await runGuardedJob(native, spec, transfer.guard));
+    } catch (error) {
+      // The copy job could not start: the first job's head bytes are out.
+      throw notStarted(error, headSent);
+    }
     // Carried bytes went out as part of the copy's head; they are body bytes.
     const carriedSent = Math.max(0, Math.min(carried.length, outcome.headSent - headLeft.length));
     outcome = { ...outcome, moved: outcome.moved + carriedSent, headSent: headSent + outcome.headSent - carriedSent };

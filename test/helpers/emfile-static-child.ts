@@ -1,5 +1,5 @@
 /**
- * Run with a small RLIMIT_NOFILE by static-fd-exhaustion.test.ts: a static
+ * Run with a small RLIMIT_NOFILE by http/pipeline/fd-exhaustion.test.ts: a static
  * server whose fd table fills up between two requests on one keep-alive
  * connection. The file's fd is already cached and the connection accepted,
  * so the only fd a response still wants is the transfer's dup(): the body
