@@ -28,6 +28,28 @@ export function systemErrorMap(): Map<number, [string, string]> {
   return errorMap;
 }
 
+/** Whether Error.stackTraceLimit may be set (not under --frozen-intrinsics or a lockdown). */
+function stackTraceLimitWritable(): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit');
+  if (descriptor === undefined) return Object.isExtensible(Error);
+  return 'writable' in descriptor ? descriptor.writable === true : descriptor.set !== undefined;
+}
+
+/**
+ * An Error whose stack is not captured yet: the caller captures it once,
+ * without its own frame (as Node core does), instead of twice.
+ */
+function stacklessError(message: string): Error {
+  if (!stackTraceLimitWritable()) return new Error(message);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new Error(message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Builds the error for a negative errno returned by the addon. */
 export function createSystemError(
   errno: number,
@@ -36,11 +58,7 @@ export function createSystemError(
 ): SystemError {
   const [code, description] = systemErrorMap().get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
   const where = extra.path === undefined ? '' : ` '${extra.path}'`;
-  // The stack is captured once, below, without this frame (as Node core does).
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  const error = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
-  Error.stackTraceLimit = limit;
+  const error = stacklessError(`${code}: ${description}, ${syscall}${where}`) as SystemError;
   error.errno = errno;
   error.code = code;
   error.syscall = syscall;
