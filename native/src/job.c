@@ -214,7 +214,10 @@ static size_t cached_read_length(zc_job_t* j, size_t length) {
   }
   int64_t window = min64(limit, j->cache_window);
   j->syscalls++;
-  if (!zc__is_cached(j->src_dup, off, (size_t)window, j->cache_probe_stride)) return 0;
+  if (!zc__is_cached(j->src_dup, off, (size_t)window, j->cache_probe_stride)) {
+    j->cached_until = 0; /* the offloaded read waits on the threadpool: look again after */
+    return 0;
+  }
   j->cached_until = off + window;
   return (size_t)min64((int64_t)length, window);
 }
