@@ -661,21 +661,6 @@ static napi_value dup_fd(napi_env env, napi_callback_info info) {
   return number(env, zc__dup(fd));
 }
 
-/* fileLimit(soft) → [soft, hard] of RLIMIT_NOFILE after setting the soft
- * limit to `soft` (-1: only read them), or -errno. When to raise it, and how
- * far, is the CLI's policy. */
-static napi_value number_array(napi_env env, const double* values, size_t count);
-
-static napi_value file_limit(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  I64(0, soft);
-  int64_t now = 0, hard = 0;
-  int r = zc__file_limit(soft, &now, &hard);
-  if (r < 0) return number(env, r);
-  double values[2] = {(double)now, (double)hard};
-  return number_array(env, values, 2);
-}
-
 static napi_value set_cork(napi_env env, napi_callback_info info) {
   ARGS(2);
   I32(0, fd);
@@ -924,7 +909,6 @@ static const function_t functions[] = {
   {"poolPipeClose", pool_pipe_close},
   {"pipeBytes", pipe_bytes},
   {"dup", dup_fd},
-  {"fileLimit", file_limit},
   {"setCork", set_cork},
   {"fileType", file_type},
   {"statVersionAt", stat_version_at},

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -137,20 +136,6 @@ ssize_t zc__write(int fd, const void* buf, size_t count, int is_socket, int more
 
 int zc__dup(int fd) {
   return (int)ZC__RETRY(fcntl(fd, F_DUPFD_CLOEXEC, 0));
-}
-
-int zc__file_limit(int64_t soft, int64_t* soft_out, int64_t* hard_out) {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
-  if (soft >= 0) {
-    limit.rlim_cur = (rlim_t)soft;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
-  }
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
-  /* RLIM_INFINITY (not reachable for NOFILE on Linux: fs.nr_open caps it) reads as -1. */
-  *soft_out = limit.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)limit.rlim_cur;
-  *hard_out = limit.rlim_max == RLIM_INFINITY ? -1 : (int64_t)limit.rlim_max;
-  return 0;
 }
 
 /* close() is never retried: on Linux the fd is gone even when it reports EINTR. */

@@ -22,9 +22,6 @@ ssize_t zc__copy_file_range(int in_fd, int64_t* in_offset, int out_fd, int64_t* 
 ssize_t zc__read(int fd, void* buf, size_t count, int64_t* offset);
 ssize_t zc__write(int fd, const void* buf, size_t count, int is_socket, int more);
 int zc__dup(int fd);
-/* RLIMIT_NOFILE: sets the soft limit to `soft` (unless negative), keeping the
- * hard one, then reads both back. 0 or -errno. */
-int zc__file_limit(int64_t soft, int64_t* soft_out, int64_t* hard_out);
 void zc__close(int fd);
 int zc__fstat_size(int fd, int64_t* size);
 int zc__file_type(int fd);

@@ -304,7 +304,7 @@ function limitChecks(native: NativeBinding | null, ipcLock: boolean | undefined)
   const nofile = readLimit('Max open files');
   checks.push(nofile === undefined ? unknown('rlimit_nofile', 'RLIMIT_NOFILE', 'not readable')
     : { id: 'rlimit_nofile', title: 'RLIMIT_NOFILE', status: nofile.soft !== null && nofile.soft < 4096 ? 'limited' : 'ok', value: limitValue(nofile, String),
-      ...(nofile.soft !== null && nofile.soft < 4096 ? { reason: 'each transfer holds a dup of its socket, each relay ten (two sockets, their four dups, two pipes)', impact: 'EMFILE under load: fewer concurrent connections.' } : {}) });
+      ...(nofile.soft !== null && nofile.soft < 4096 ? { reason: 'a response in flight holds three fds (its socket, dups of the socket and the file), a relayed connection ten', impact: 'EMFILE under load: fewer concurrent connections.' } : {}) });
   const memlock = readLimit('Max locked memory');
   if (memlock === undefined) {
     checks.push(unknown('rlimit_memlock', 'RLIMIT_MEMLOCK', 'not readable'));

@@ -154,8 +154,6 @@ export interface NativeBinding {
   pipeBytes(fd: number): number;
   /** A new fd (O_CLOEXEC) for the same open file, which the caller closes; or -errno. */
   dup(fd: number): number;
-  /** RLIMIT_NOFILE [soft, hard] after setting the soft limit to `soft` (-1: read only); or -errno. */
-  fileLimit(soft: number): [soft: number, hard: number] | number;
   setCork(fd: number, on: number): number;
   /** S_IFMT bits of the fd's mode, or -errno. */
   fileType(fd: number): number;

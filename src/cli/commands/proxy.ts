@@ -24,7 +24,7 @@ import { parseCommandLine, UsageError, usageError } from '../arguments.js';
 import type { Command } from '../index.js';
 import { formatHostPort, LISTEN_FORMS, parseListenAddress, type ListenAddress } from '../listen-address.js';
 import { describeError, printError } from '../output.js';
-import { describeLowFileLimit, raiseFileLimit } from '../file-limit.js';
+import { currentFileLimit, describeLowFileLimit } from '../file-limit.js';
 
 /** Idle connections are cut after 5 minutes by default: a dead peer without keepalive would hold its fds forever. */
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
@@ -189,7 +189,6 @@ export const proxyCommand: Command = {
       return usageError('proxy', error instanceof UsageError ? error.message : describeError(error));
     }
 
-    const fileLimit = raiseFileLimit();
     let bound;
     try {
       bound = await proxy.listen();
@@ -206,6 +205,7 @@ export const proxyCommand: Command = {
     const pipeWarning = pipes && pipes.status !== 'ok' && !values.copy
       ? `warning: relay pipes are ${pipes.value ?? 'unavailable'}: ${pipes.reason ?? ''}; each splice moves less, relays cost more CPU (zerocopy doctor)` : undefined;
     // Per connection: two sockets, a dup of each for each direction's job, two pipes (measured).
+    const fileLimit = currentFileLimit();
     const limitWarning = describeLowFileLimit(fileLimit, 10, 'connections');
     const address = formatHostPort(bound.address, bound.port);
     const upstreams = proxy.upstreamList.map((u) => formatHostPort(u.host, u.port));

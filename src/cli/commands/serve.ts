@@ -34,7 +34,7 @@ import {
   type ListenAddress,
 } from '../listen-address.js';
 import { describeError, printError } from '../output.js';
-import { describeLowFileLimit, raiseFileLimit, type FileLimit } from '../file-limit.js';
+import { currentFileLimit, describeLowFileLimit } from '../file-limit.js';
 
 const DEFAULT_PORT = 8080;
 const MS_PER_SECOND = 1000;
@@ -215,8 +215,6 @@ interface ServeConfig {
   tlsFiles: { cert: string; key: string } | undefined;
   /** serveStatic and server options, without root, log and TLS (filled in at start). */
   options: Omit<StaticServerOptions, 'root' | 'log' | 'logFormat' | 'tls'>;
-  /** RLIMIT_NOFILE after the startup raise (file-limit.ts); set in the primary. */
-  fileLimit?: FileLimit | undefined;
 }
 
 function parseConfig(values: Values, positionals: string[]): ServeConfig {
@@ -341,7 +339,8 @@ async function announce(config: ServeConfig, port: number, palette: Palette): Pr
   const scheme = config.tlsFiles ? 'https' : 'http';
   const urls = reachableHosts(config.listen.host).map((host) => formatUrl(scheme, host, port));
   const { body, why } = describeBodyPath(config, report);
-  const limitWarning = describeLowFileLimit(config.fileLimit, 2, 'responses in flight');
+  const fileLimit = currentFileLimit();
+  const limitWarning = describeLowFileLimit(fileLimit, 3, 'responses in flight');
   if (config.json) {
     console.log(JSON.stringify({
       event: 'listening',
@@ -353,7 +352,7 @@ async function announce(config: ServeConfig, port: number, palette: Palette): Pr
       ...(why ? { copyReason: why } : {}),
       protocols: config.tlsFiles ? ['h2', 'http/1.1'] : ['http/1.1'],
       capabilities: summary,
-      ...(config.fileLimit ? { openFileLimit: config.fileLimit.soft } : {}),
+      ...(fileLimit ? { openFileLimit: fileLimit.soft } : {}),
     }));
     if (limitWarning) console.error(JSON.stringify({ event: 'warning', message: limitWarning }));
     return;
@@ -481,7 +480,6 @@ export const serveCommand: Command = {
       else printError(error.message);
       return 1;
     }
-    if (!isClusterWorker()) config.fileLimit = raiseFileLimit();
     if (config.workers > 1 && !isClusterWorker()) return runSupervisor(config, palette);
     return runServer(config, credentials, palette);
   },
