@@ -185,7 +185,7 @@ export function buildHttpReport({ records, syscallRecords = [], fixtures, server
 
   if (syscallRecords.length) {
     out.push('## Syscalls per request (strace -f -c, separate untimed pass)', '');
-    out.push('The six most frequent syscalls of the server process group per request, counted during a short extra load (wrk for 2 s, or one bigread request) after a warm-up. strace slows the server, so no timing comes from this pass; it shows which path moved the bytes (sendfile vs read/write, pread64, writev).', '');
+    out.push('The six most frequent syscalls of the server process group per request, counted during a short extra load (wrk for 2 s, or one bigread request) after a warm-up. strace slows the server, so no timing comes from this pass; it shows which path moved the bytes (sendfile vs read/write, pread64, writev). strace 6.1\'s `-c` summary leaves out syscalls it has no name for: zerocopy\'s `cachestat(2)` page-cache checks (syscall 451, about one per MiB sent from a file; `strace -f` without `-c` shows them as `syscall_0x1c3`) are missing from this table.', '');
     const cell = (server, fixture) => {
       const r = syscallRecords.find((x) => x.server === server.id && x.bytesPerFile === fixture.bytes);
       if (!r) return unavailable.has(server.id) ? 'not available' : '–';

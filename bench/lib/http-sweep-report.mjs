@@ -59,7 +59,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
     }
     out.push(markdownTable([
       { title: 'server' }, { title: 'connections', align: 'right' }, { title: 'req/s', align: 'right' }, { title: 'CPU µs/req', align: 'right' },
-      { title: 'peak RSS MiB', align: 'right' }, { title: 'RSS KiB per added connection', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'errors', align: 'right' },
+      { title: 'peak RSS MiB', align: 'right' }, { title: 'RSS KiB per added connection', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'errors (all runs)', align: 'right' },
     ], rows), '');
     charts.push({
       suffix: `cost-${formatSize(bytes).replace(' ', '').toLowerCase()}`,
@@ -98,7 +98,7 @@ export function buildSweepReport({ title, environment, otherLoad, settings, serv
     }
     out.push(markdownTable([
       { title: 'server' }, { title: 'MB/s delivered', align: 'right' }, { title: 'CPU-s/GB', align: 'right' }, { title: 'CPU cores busy', align: 'right' },
-      { title: 'peak RSS MiB', align: 'right' }, { title: 'loop lateness p99 / max ms', align: 'right' }, { title: 'errors', align: 'right' },
+      { title: 'peak RSS MiB', align: 'right' }, { title: 'loop lateness p99 / max ms', align: 'right' }, { title: 'errors (all runs)', align: 'right' },
     ], rows), '');
   }
 
