@@ -29,11 +29,11 @@
 /* Bytes all jobs together may move in one callback from libuv; past it, the
  * jobs still ready wait on the ready list for the next loop turn, after
  * timers and JS I/O. A job's own budget (native-job.ts, 4 MiB) bounds one
- * job, not a batch: 1,000 slow clients woke in bursts of up to 64 jobs
- * that each sent ~1 MiB, and the loop went 20-50 ms without running a
- * timer (bench --sweep, 1,000 clients at 1 MB/s; perf sched showed the
- * loop thread running for those stretches). Two job budgets is ~3 ms of
- * sendfile to loopback on this class of machine. */
+ * job, not a batch of up to 64 ready ones. Two job budgets is ~2 ms of
+ * sendfile to loopback here (0.25 CPU-s/GB). Measured with 1,000 clients
+ * reading at 1 MB/s (after the cache-probe fix in job.c, which removed the
+ * big stalls): loop stalls over 20 ms mid-run in 1 run of 5 with this
+ * bound, in 2 runs of 3 without. */
 #define ZC_BYTES_PER_DISPATCH ((int64_t)8 << 20)
 
 struct zc_loop_s {
