@@ -9,6 +9,7 @@ import { checkByteCount, checkMethod, checkOptionsObject } from '../transfer/opt
 import type { ProxyLogRecord } from './log.js';
 import type { ProxyProtocolVersion } from './proxy-protocol.js';
 import { parseHostPort, parseUpstreams, type HostPort } from './upstreams.js';
+import { DEFAULT_LISTEN_BACKLOG } from '../listen-backlog.js';
 
 /** HAProxy configurations commonly use `timeout connect 5s`; a loopback or LAN connect takes well under 1 ms. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -45,7 +46,7 @@ export interface ProxyOptions {
   method?: 'auto' | 'copy';
   /** Pipes for splicing; default: the process-wide pool. */
   pipePool?: PipePool;
-  /** Length of the kernel's accept queue (listen(2) backlog). */
+  /** Length of the kernel's accept queue (listen(2) backlog); default DEFAULT_LISTEN_BACKLOG, capped by net.core.somaxconn. */
   backlog?: number;
   /**
    * Receives one record per event: connection closed, upstreams down, client
@@ -66,7 +67,7 @@ export interface ProxySettings {
   proxyProtocol: ProxyProtocolVersion | undefined;
   method: 'auto' | 'copy';
   pipePool: PipePool | undefined;
-  backlog: number | undefined;
+  backlog: number;
   onLog: (record: ProxyLogRecord) => void;
 }
 
@@ -113,7 +114,7 @@ export function checkProxyOptions(options: unknown): ProxySettings {
     proxyProtocol: protocol,
     method: checkMethod(opts.method, ['auto', 'copy'] as const) ?? 'auto',
     pipePool: opts.pipePool,
-    backlog: checkByteCount(opts.backlog, 'options.backlog') || undefined,
+    backlog: checkByteCount(opts.backlog, 'options.backlog') || DEFAULT_LISTEN_BACKLOG,
     onLog: opts.onLog ?? noLog,
   };
 }

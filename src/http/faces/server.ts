@@ -14,6 +14,8 @@
  *                      sendfile body the transfer layer emulates the socket
  *                      timer (native writes never refresh Node's), guard.ts.
  *   maxConnections     fd exhaustion by many clients  → new sockets closed at accept
+ *   backlog            a burst of connects beyond what the loop accepts at once
+ *                      waits in the kernel's accept queue (DEFAULT_LISTEN_BACKLOG)
  *   maxRanges          Range headers with many parts  → whole file (200)
  *
  * With `tls`, the server speaks HTTPS: HTTP/2, and HTTP/1.1 for clients that
@@ -32,6 +34,7 @@ import { AccessLog, accessLogEntry, formatCommonLogLine, formatJsonLogLine, type
 import { applyCors } from './cors.js';
 import { serveStatic, type StaticHandler } from './middleware.js';
 import type { ServeStaticOptions } from '../pipeline/static-options.js';
+import { DEFAULT_LISTEN_BACKLOG } from '../../listen-backlog.js';
 
 /** Defaults, in the units their names carry. */
 export const DEFAULT_MAX_HEADER_SIZE_BYTES = 16 << 10; // Node's and nginx's large_client_header_buffers order
@@ -72,6 +75,8 @@ export interface StaticServerOptions extends ServeStaticOptions {
   idleTimeout?: number;
   /** Open connections accepted at once; more are closed on accept. */
   maxConnections?: number;
+  /** listen(2) backlog: connections the kernel queues before they are accepted (capped by net.core.somaxconn). */
+  backlog?: number;
   /** Requests served per connection before it is closed (0: unlimited, Node's default). */
   maxRequestsPerSocket?: number;
   /** ms `close()` lets in-flight responses finish before destroying their connections. */
@@ -114,7 +119,7 @@ function positive(value: number | undefined, fallback: number): number {
  */
 export function createStaticServer(options: StaticServerOptions): StaticServer {
   const { root, cors, log, logFormat, maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout, idleTimeout,
-    maxConnections, maxRequestsPerSocket, shutdownTimeout, tls: tlsOptions, ...staticOptions } = options;
+    maxConnections, backlog, maxRequestsPerSocket, shutdownTimeout, tls: tlsOptions, ...staticOptions } = options;
   const handler = serveStatic(root, staticOptions);
   const headersMs = positive(headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS);
   const requestMs = Math.max(positive(requestTimeout, DEFAULT_REQUEST_TIMEOUT_MS), headersMs);
@@ -159,8 +164,9 @@ export function createStaticServer(options: StaticServerOptions): StaticServer {
     server,
     handler,
     async listen(port = 8080, host = '127.0.0.1') {
-      if (host === '') server.listen(port);
-      else server.listen(port, host);
+      const listenBacklog = positive(backlog, DEFAULT_LISTEN_BACKLOG);
+      if (host === '') server.listen({ port, backlog: listenBacklog });
+      else server.listen({ port, host, backlog: listenBacklog });
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error; })]);
       return server.address() as net.AddressInfo;
     },
