@@ -183,6 +183,7 @@ struct zc_job_s {
   int64_t cached_until;
   size_t offload_length;
   int64_t offload_result;
+  int after_offload;      /* applying a step that ran on the threadpool (job.c, wait_for) */
   char* buffer;
   size_t buffer_start, buffer_end;
   uv_work_t work;

@@ -113,7 +113,19 @@ static int dst_pollable(const zc_job_t* j) {
  * on the disk. The next read probes again. */
 static zc__step_t wait_for(zc_job_t* j, int want_src, int want_dst) {
   j->cached_until = 0;
-  int r = zc__loop_wait(j, want_src, want_dst);
+  int r;
+  if (j->after_offload) {
+    /* The EAGAIN came from the threadpool, and the loop may have delivered
+     * an edge for that side after it (the flags were cleared when the step
+     * was sent there, so any set now came later). Clearing it here, as
+     * zc__loop_wait does for an EAGAIN seen on this thread, would lose it:
+     * edge-triggered, the side would never be reported again and the job
+     * would hang. So: a side already ready means try again now. */
+    if ((want_src && j->src_ready) || (want_dst && j->dst_ready)) return STEP_AGAIN;
+    r = zc__loop_park(j, want_src, want_dst);
+  } else {
+    r = zc__loop_wait(j, want_src, want_dst);
+  }
   if (r < 0) {
     zc__job_finish(j, r, ZC_SYS_EPOLL_CTL);
     return STEP_END;
@@ -383,6 +395,8 @@ static void run(zc_job_t* j, size_t spent) {
         zc__loop_queue_ready(j);
         return;
       case STEP_OFFLOAD: {
+        /* Readiness seen from here on is newer than the step: see wait_for. */
+        j->src_ready = j->dst_ready = 0;
         int r = zc__loop_offload(j);
         if (r < 0) zc__job_finish(j, r, ZC_SYS_QUEUE_WORK);
         return;
@@ -425,7 +439,10 @@ void zc__job_after_offload(zc_job_t* j, int never_ran) {
   }
   size_t spent = 0;
   j->state = ZC_JOB_RUNNING;
-  switch (apply_read(j, (ssize_t)j->offload_result, j->offload_length, &spent)) {
+  j->after_offload = 1;
+  zc__step_t next = apply_read(j, (ssize_t)j->offload_result, j->offload_length, &spent);
+  j->after_offload = 0; /* offload_done holds a reference: `j` is valid even if it ended */
+  switch (next) {
     case STEP_AGAIN:
       run(j, spent);
       return;
