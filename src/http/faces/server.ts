@@ -35,6 +35,7 @@ import { applyCors } from './cors.js';
 import { serveStatic, type StaticHandler } from './middleware.js';
 import type { ServeStaticOptions } from '../pipeline/static-options.js';
 import { DEFAULT_LISTEN_BACKLOG } from '../../listen-backlog.js';
+import { checkByteCount } from '../../transfer/options.js';
 
 /** Defaults, in the units their names carry. */
 export const DEFAULT_MAX_HEADER_SIZE_BYTES = 16 << 10; // Node's and nginx's large_client_header_buffers order
@@ -120,6 +121,8 @@ function positive(value: number | undefined, fallback: number): number {
 export function createStaticServer(options: StaticServerOptions): StaticServer {
   const { root, cors, log, logFormat, maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout, idleTimeout,
     maxConnections, backlog, maxRequestsPerSocket, shutdownTimeout, tls: tlsOptions, ...staticOptions } = options;
+  // Checked now, not at listen(): a bad value is the caller's mistake, said at once.
+  const listenBacklog = checkByteCount(backlog, 'options.backlog') || DEFAULT_LISTEN_BACKLOG;
   const handler = serveStatic(root, staticOptions);
   const headersMs = positive(headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS);
   const requestMs = Math.max(positive(requestTimeout, DEFAULT_REQUEST_TIMEOUT_MS), headersMs);
@@ -164,7 +167,6 @@ export function createStaticServer(options: StaticServerOptions): StaticServer {
     server,
     handler,
     async listen(port = 8080, host = '127.0.0.1') {
-      const listenBacklog = positive(backlog, DEFAULT_LISTEN_BACKLOG);
       if (host === '') server.listen({ port, backlog: listenBacklog });
       else server.listen({ port, host, backlog: listenBacklog });
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error; })]);
