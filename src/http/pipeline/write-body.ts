@@ -91,7 +91,7 @@ export interface WriteBodyOptions {
  *   nothing was sent and Node wrote the body instead. With 10,000 keep-alive
  *   clients of 1 MiB files under a 20,000-fd limit, 382-398 responses per
  *   6 s round had been refused this way (connection closed, 0 bytes); with
- *   this path, 18-298 per round went out by copy. Copying needs no new fd.
+ *   this path, up to 298 per round went out by copy. Copying needs no new fd.
  */
 export type CopyReason = 'tls' | 'http2' | 'no-addon' | 'no-socket-fd' | 'forced' | 'kernel-refused' | 'last-byte-only' | 'fd-exhausted';
 
