@@ -6,16 +6,20 @@
 //   npm run bench:transfer -- --runs 3 --size 256MiB
 //   npm run bench:transfer -- --sweep (per-call cost: sendFile vs a stream pipe with
 //                                      chunks from 1 KiB to 1 MiB, 64 MiB file)
+//   npm run bench:transfer -- --baseline DIR
+//                                     (adds sendFile from another checkout, built, e.g. a
+//                                      `git worktree` of an older commit, in the same run:
+//                                      the before/after of an engine change)
 //
 // The reader is bench/clients/tcpstream.c's sink (a C process that discards bytes
 // and timestamps first and last byte). Results: stdout and bench/results/transfer.md.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { describeEnvironment } from './lib/environment.mjs';
@@ -44,14 +48,20 @@ function parseArgs(argv) {
     else if (argv[i] === '--port') options.port = Number(argv[++i]);
     else if (argv[i] === '--chunk') options.chunk = Number(argv[++i]);
     else if (argv[i] === '--sweep') options.sweep = true;
+    else if (argv[i] === '--baseline') options.baseline = resolve(argv[++i]);
+    else if (argv[i] === '--lib') options.lib = argv[++i];
     else throw new Error(`unknown option ${argv[i]}`);
   }
   return options;
 }
 
-/** Child mode: connect to the sink, send the file with `sender`, print CPU and bytes as JSON. */
-async function runSender(sender, file, port, chunk) {
-  const { sendFile } = await import(pathToFileURL(join(REPO_DIR, 'dist/src/index.js')).href);
+/**
+ * Child mode: connect to the sink, send the file with `sender`, print CPU and
+ * bytes as JSON. `lib` is the checkout whose build is loaded (this one by
+ * default; the baseline's for `--baseline`).
+ */
+async function runSender(sender, file, port, chunk, lib = REPO_DIR) {
+  const { sendFile } = await import(pathToFileURL(join(lib, 'dist/src/index.js')).href);
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   const cpu = process.cpuUsage();
@@ -82,8 +92,9 @@ async function runSender(sender, file, port, chunk) {
   process.stdout.write(`${JSON.stringify({ bytes, method, userSeconds: used.user / 1e6, systemSeconds: used.system / 1e6 })}\n`);
 }
 
-async function measure(sender, file, size, sink, chunk) {
-  const args = ['--sender', sender, '--file', file, '--port', String(sink.port), ...(chunk ? ['--chunk', String(chunk)] : [])];
+async function measure(sender, file, size, sink, chunk, lib) {
+  const args = ['--sender', sender, '--file', file, '--port', String(sink.port), ...(chunk ? ['--chunk', String(chunk)] : []),
+    ...(lib ? ['--lib', lib] : [])];
   const child = spawn(process.execPath, [new URL(import.meta.url).pathname, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -160,23 +171,30 @@ async function sweep(options) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  if (options.sender) return runSender(options.sender, options.file, options.port, options.chunk);
+  if (options.sender) return runSender(options.sender, options.file, options.port, options.chunk, options.lib);
   if (options.sweep) return sweep(options);
   if (!fs.existsSync(join(REPO_DIR, 'dist/src/index.js'))) throw new Error('build first: npm run build:ts');
+  // Rows: this build's senders, plus the baseline's sendFile, measured in turn within each run.
+  const rowsToRun = Object.keys(SENDERS).map((sender) => ({ key: sender, sender, label: SENDERS[sender] }));
+  if (options.baseline) {
+    if (!fs.existsSync(join(options.baseline, 'dist/src/index.js'))) throw new Error(`--baseline ${options.baseline}: no dist/src/index.js there (npm install in it first)`);
+    const commit = spawnSync('git', ['-C', options.baseline, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown commit';
+    rowsToRun.splice(1, 0, { key: 'baseline', sender: 'sendFile', label: `zerocopy sendFile, baseline build ${commit}`, lib: options.baseline });
+  }
   const [fixture] = ensureFixtures([options.size], (line) => console.log(line));
   const file = fixture.file;
   console.log(`Sending ${sizeName(options.size)} ${options.runs} times with each sender (plus one warm-up)…`);
-  const senders = Object.keys(SENDERS);
-  const sink = await startSink({ connections: 1 + options.runs * senders.length, verifyFirst: false, timeoutSeconds: 600 });
+  const sink = await startSink({ connections: 1 + (options.baseline ? 1 : 0) + options.runs * rowsToRun.length, verifyFirst: false, timeoutSeconds: 600 });
   const load = startLoadMonitor(liveGroups);
   const results = [];
   try {
   await measure('sendFile', file, options.size, sink); // warm-up: page cache and JIT
+  if (options.baseline) await measure('sendFile', file, options.size, sink, undefined, options.baseline);
   for (let run = 1; run <= options.runs; run++) {
-    for (const sender of Object.keys(SENDERS)) {
-      const result = await measure(sender, file, options.size, sink);
+    for (const row of rowsToRun) {
+      const result = { ...(await measure(row.sender, file, options.size, sink, undefined, row.lib)), key: row.key };
       results.push(result);
-      console.log(`run ${run} ${sender.padEnd(8)} ${formatNumber(result.gbPerSecond)} GB/s  ` +
+      console.log(`run ${run} ${row.key.padEnd(8)} ${formatNumber(result.gbPerSecond)} GB/s  ` +
         `CPU ${formatNumber(result.cpuPerGb)} s/GB (user ${formatNumber(result.userPerGb)}, sys ${formatNumber(result.systemPerGb)})`);
     }
   }
@@ -184,9 +202,10 @@ async function main() {
     await sink.handle.stop();
   }
   const otherLoad = load.stop();
-  const summary = Object.fromEntries(Object.keys(SENDERS).map((sender) => {
-    const mine = results.filter((r) => r.sender === sender);
-    return [sender, {
+  const labels = Object.fromEntries(rowsToRun.map((row) => [row.key, row.label]));
+  const summary = Object.fromEntries(rowsToRun.map(({ key }) => {
+    const mine = results.filter((r) => r.key === key);
+    return [key, {
       method: mine[0].method,
       gbPerSecond: median(mine.map((r) => r.gbPerSecond)),
       cpuPerGb: median(mine.map((r) => r.cpuPerGb)),
@@ -195,8 +214,8 @@ async function main() {
     }];
   }));
   const cpuRatio = ratio(summary.pipe.cpuPerGb, summary.sendFile.cpuPerGb);
-  const rows = Object.entries(summary).map(([sender, s]) => [
-    SENDERS[sender], s.method, formatNumber(s.gbPerSecond), formatNumber(s.cpuPerGb), formatNumber(s.userPerGb),
+  const rows = Object.entries(summary).map(([key, s]) => [
+    labels[key], s.method, formatNumber(s.gbPerSecond), formatNumber(s.cpuPerGb), formatNumber(s.userPerGb),
     formatNumber(s.systemPerGb), formatRatio(ratio(s.cpuPerGb, summary.sendFile.cpuPerGb)),
   ]);
   const table = markdownTable([
@@ -210,6 +229,7 @@ async function main() {
     '',
     `${sizeName(options.size)} file, ${options.runs} runs per sender, medians. Sender CPU from process.cpuUsage() in a`,
     'fresh sender process per run; GB/s measured by a C sink from first to last byte (1 GB = 10⁹ bytes).',
+    ...(options.baseline ? ['The baseline row is sendFile loaded from another checkout (an older build), measured in turn with the', 'other senders in every run: the before/after of the engine between the two commits.'] : []),
     '',
     table,
     '',
@@ -224,8 +244,8 @@ async function main() {
     panels: [{
       title: sizeName(options.size),
       unit: 's/GB',
-      bars: Object.entries(summary).map(([sender, s]) => ({
-        label: SENDERS[sender],
+      bars: Object.entries(summary).map(([key, s]) => ({
+        label: labels[key],
         value: s.cpuPerGb,
         segments: [{ name: 'user', value: s.userPerGb }, { name: 'sys', value: s.systemPerGb }],
       })),
