@@ -181,15 +181,19 @@ function isFdExhaustedBeforeStart(error: unknown): boolean {
   return (e.code === 'EMFILE' || e.code === 'ENFILE') && e.syscall === 'dup' && e.bytesWritten === 0 && e.headSent === 0;
 }
 
-/** Writes `prefix` then the file bytes [start, end) through Node; resolves with the body bytes of the region. */
-async function copyRegion(res: ServerResponse, prefix: Buffer | undefined, fd: number, start: number, end: number, sentBefore: number, total: number): Promise<number> {
-  if (prefix) await writeThroughResponse(res, prefix);
+/**
+ * Writes the file bytes [start, end) through Node, `sentBefore` body bytes
+ * into a body of `total`; resolves with the bytes of the region.
+ * `beforeLastWrite` runs once the region's last chunk is read and before it
+ * is written, with the body bytes sent by then (the held-back-byte check).
+ */
+async function copyRegion(res: ServerResponse, fd: number, start: number, end: number, sentBefore: number, total: number,
+  beforeLastWrite?: (sent: number) => void): Promise<number> {
   for (let at = start; at < end;) {
     const chunk = await readChunk(fd, Math.min(COPY_CHUNK_BYTES, end - at), at);
-    if (chunk.length === 0) {
-      const sent = sentBefore + (at - start);
-      throw createError('ZC_ERR_FILE_TRUNCATED', [sent, total], { bytesWritten: sent, method: 'copy' });
-    }
+    const sent = sentBefore + (at - start);
+    if (chunk.length === 0) throw createError('ZC_ERR_FILE_TRUNCATED', [sent, total], { bytesWritten: sent, method: 'copy' });
+    if (beforeLastWrite && at + chunk.length === end) beforeLastWrite(sent);
     await writeThroughResponse(res, chunk);
     at += chunk.length;
   }
@@ -205,18 +209,10 @@ async function copyParts(res: ServerResponse, parts: readonly BodyPart[], isUnch
       bytes += part.length;
       continue;
     }
-    for (let at = part.start; at < part.end;) {
-      const chunk = await readChunk(part.fd, Math.min(COPY_CHUNK_BYTES, part.end - at), at);
-      if (chunk.length === 0) {
-        throw createError('ZC_ERR_FILE_TRUNCATED', [bytes, bodyLength(parts)], { bytesWritten: bytes, method: 'copy' });
-      }
-      // Every byte of the body has been read once this last chunk is: the
-      // check comes before it is written.
-      if (index === held && at + chunk.length === part.end) assertUnchanged(isUnchanged!, bytes, bodyLength(parts));
-      await writeThroughResponse(res, chunk);
-      at += chunk.length;
-      bytes += chunk.length;
-    }
+    // Every byte of the body has been read once the held region's last chunk
+    // is: the check comes before that chunk is written.
+    const check = index === held ? (sent: number) => assertUnchanged(isUnchanged!, sent, bodyLength(parts)) : undefined;
+    bytes += await copyRegion(res, part.fd, part.start, part.end, bytes, bodyLength(parts), check);
   }
   return bytes;
 }
@@ -294,7 +290,8 @@ async function sendParts(res: ServerResponse, socket: net.Socket, parts: readonl
         result = await sendFile(socket, part.fd, { offset: part.start, length: end - part.start, ...(prefix ? { prefix } : {}) });
       } catch (error) {
         if (!isFdExhaustedBeforeStart(error)) throw error;
-        const copied = await copyRegion(res, prefix, part.fd, part.start, end, bytes + between, bodyLength(parts));
+        if (prefix) await writeThroughResponse(res, prefix);
+        const copied = await copyRegion(res, part.fd, part.start, end, bytes + between, bodyLength(parts));
         result = { bytes: copied, method: 'copy' as const };
         reason ??= 'fd-exhausted';
       }
